@@ -1,0 +1,50 @@
+package livehub_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/c2cauth/c2cauth/emulator"
+	"github.com/c2cauth/c2cauth/emulator/emulatortest"
+	"github.com/c2cauth/c2cauth/livehub"
+)
+
+// TestTokenRefreshAgainstEmulator runs the client against the real emulator
+// with one injected clock for both, so the emulator rejects any token used
+// at or after its expiry with 401.
+func TestTokenRefreshAgainstEmulator(t *testing.T) {
+	clock := newFakeClock()
+	em := emulatortest.NewServer(emulator.Config{TokenTTL: 900 * time.Second, Now: clock.Now})
+	defer em.Close()
+	client := &livehub.Client{BaseURL: em.URL, ClientID: em.ClientID, ClientSecret: em.ClientSecret, Now: clock.Now}
+
+	steps := []struct {
+		at         time.Duration // since the first token was issued
+		wantTokens int64
+	}{
+		{0, 1},
+		{10 * time.Minute, 1},
+		{839 * time.Second, 1},
+		{841 * time.Second, 2},
+		{899 * time.Second, 2},
+		{900 * time.Second, 2},
+		{1681 * time.Second, 3},
+	}
+	start := clock.Now()
+	for _, step := range steps {
+		clock.Advance(start.Add(step.at).Sub(clock.Now()))
+		if _, err := client.GenerateAuthenticationCode(context.Background(), em.SIPConnection, ""); err != nil {
+			t.Fatalf("at %s: %v", step.at, err)
+		}
+		stats := em.Emulator.Stats()
+		if stats.TokenRequests != step.wantTokens {
+			t.Errorf("at %s: got %d token requests, want %d", step.at, stats.TokenRequests, step.wantTokens)
+		}
+	}
+	// A token used after its expiry would have drawn a 401 and a retry,
+	// which shows as more generate requests than codes.
+	if stats := em.Emulator.Stats(); stats.GenerateRequests != stats.CodesIssued {
+		t.Errorf("got %d generate requests for %d codes; an expired token was used", stats.GenerateRequests, stats.CodesIssued)
+	}
+}
