@@ -1,0 +1,190 @@
+package emulator
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net/http"
+	"time"
+)
+
+// codePrefix starts every authentication code, as in Live Hub's example.
+const codePrefix = "LHv1_"
+
+// issuedCode is the record of one authentication code.
+type issuedCode struct {
+	sipConnectionID string
+	callerPhone     string // empty when the code asserts no phone
+	expiresAt       time.Time
+	used            bool
+}
+
+// Errors of redeem. handleRedeem maps each to its own status.
+var (
+	errCodeNotFound  = errors.New("authentication code not found")
+	errCodeUsed      = errors.New("authentication code was already used")
+	errCodeExpired   = errors.New("authentication code has expired")
+	errPhoneMismatch = errors.New("callerPhone does not match the caller phone the code was issued for")
+)
+
+type generateResponse struct {
+	AuthenticationCode string `json:"authenticationCode"`
+}
+
+type redeemResponse struct {
+	SIPConnectionID string `json:"sipConnectionId"`
+	CallerPhone     string `json:"callerPhone,omitempty"`
+}
+
+// handleGenerate serves POST
+// /api/v1/sipConnections/{sipConnectionId}/generateAuthenticationCode.
+func (e *Emulator) handleGenerate(w http.ResponseWriter, r *http.Request) {
+	if r.Header.Get("Authorization") == "" {
+		w.Header().Set("WWW-Authenticate", `Bearer realm="livehub-emulator"`)
+		writeError(w, http.StatusUnauthorized, "invalid_token", "missing Authorization header with a bearer access token")
+		return
+	}
+	if !e.validToken(r) {
+		w.Header().Set("WWW-Authenticate", `Bearer realm="livehub-emulator", error="invalid_token"`)
+		writeError(w, http.StatusUnauthorized, "invalid_token", "access token is invalid, expired or revoked, request a new one from /oauth/token")
+		return
+	}
+	id := r.PathValue("sipConnectionId")
+	if !e.sipConnections[id] {
+		writeError(w, http.StatusNotFound, "sip_connection_not_found", fmt.Sprintf("SIP connection %q does not exist", id))
+		return
+	}
+
+	if !hasMediaType(r, "application/json") {
+		writeError(w, http.StatusBadRequest, "invalid_request", "Content-Type must be application/json")
+		return
+	}
+	body, err := readBody(w, r)
+	if err != nil {
+		writeReadError(w, err)
+		return
+	}
+	obj, err := decodeObject(body)
+	if err != nil {
+		writeError(w, http.StatusBadRequest, "invalid_request", err.Error())
+		return
+	}
+	phone, hasPhone, err := optionalString(obj, "callerPhone")
+	if err != nil {
+		writeError(w, http.StatusBadRequest, "invalid_request", err.Error())
+		return
+	}
+	if hasPhone && !isE164(phone) {
+		writeError(w, http.StatusBadRequest, "invalid_request",
+			fmt.Sprintf("callerPhone %q is not an E.164 number such as +14155550100", phone))
+		return
+	}
+
+	code := e.issueCode(id, phone)
+	w.Header().Set("Cache-Control", "no-store")
+	writeJSON(w, http.StatusOK, generateResponse{AuthenticationCode: code})
+}
+
+// issueCode creates and records a new authentication code. Codes are
+// remembered for one more CodeTTL after they expire, so that a late redeem
+// gets 409 or 410 rather than 404.
+func (e *Emulator) issueCode(sipConnectionID, callerPhone string) string {
+	b := make([]byte, 16)
+	rand.Read(b) // never returns an error
+	code := codePrefix + hex.EncodeToString(b)
+
+	now := e.now()
+	issued := &issuedCode{
+		sipConnectionID: sipConnectionID,
+		callerPhone:     callerPhone,
+		expiresAt:       now.Add(e.codeTTL),
+	}
+	e.codesMu.Lock()
+	e.codes.put(code, issued, issued.expiresAt.Add(e.codeTTL), now)
+	e.codesMu.Unlock()
+
+	e.codesIssued.Add(1)
+	return code
+}
+
+// handleRedeem serves POST /emulator/v1/redeem, which replaces the
+// click-to-call SDK presenting a code when it starts a call.
+func (e *Emulator) handleRedeem(w http.ResponseWriter, r *http.Request) {
+	body, err := readBody(w, r)
+	if err != nil {
+		writeReadError(w, err)
+		return
+	}
+	obj, err := decodeObject(body)
+	if err != nil {
+		writeError(w, http.StatusBadRequest, "invalid_request", err.Error())
+		return
+	}
+	code, _, err := optionalString(obj, "authenticationCode")
+	if err != nil {
+		writeError(w, http.StatusBadRequest, "invalid_request", err.Error())
+		return
+	}
+	if code == "" {
+		writeError(w, http.StatusBadRequest, "invalid_request", "missing authenticationCode")
+		return
+	}
+	phone, _, err := optionalString(obj, "callerPhone")
+	if err != nil {
+		writeError(w, http.StatusBadRequest, "invalid_request", err.Error())
+		return
+	}
+
+	redeemed, err := e.redeem(code, phone)
+	switch {
+	case errors.Is(err, errCodeNotFound):
+		writeError(w, http.StatusNotFound, "code_not_found", err.Error())
+	case errors.Is(err, errCodeUsed):
+		writeError(w, http.StatusConflict, "code_used", err.Error())
+	case errors.Is(err, errCodeExpired):
+		writeError(w, http.StatusGone, "code_expired", err.Error())
+	case errors.Is(err, errPhoneMismatch):
+		writeError(w, http.StatusForbidden, "caller_phone_mismatch", err.Error())
+	default:
+		writeJSON(w, http.StatusOK, redeemResponse{
+			SIPConnectionID: redeemed.sipConnectionID,
+			CallerPhone:     redeemed.callerPhone,
+		})
+	}
+}
+
+// redeem uses up code, checking that it exists, is unused and unexpired, and
+// that phone matches the phone it asserts, if any. A phone mismatch leaves
+// the code usable.
+func (e *Emulator) redeem(code, phone string) (issuedCode, error) {
+	now := e.now()
+	e.codesMu.Lock()
+	defer e.codesMu.Unlock()
+
+	issued, ok := e.codes.get(code, now)
+	switch {
+	case !ok:
+		return issuedCode{}, errCodeNotFound
+	case issued.used:
+		return issuedCode{}, errCodeUsed
+	case !now.Before(issued.expiresAt):
+		return issuedCode{}, errCodeExpired
+	case issued.callerPhone != "" && phone != issued.callerPhone:
+		return issuedCode{}, errPhoneMismatch
+	}
+	issued.used = true
+	e.redeemed.Add(1)
+	return *issued, nil
+}
+
+// handleRedeemPreflight responds to a CORS preflight request for redeem, so that
+// a page on any origin can redeem codes as the browser SDK would.
+func handleRedeemPreflight(w http.ResponseWriter, r *http.Request) {
+	h := w.Header()
+	h.Set("Access-Control-Allow-Origin", "*")
+	h.Set("Access-Control-Allow-Methods", http.MethodPost)
+	h.Set("Access-Control-Allow-Headers", "Content-Type")
+	h.Set("Access-Control-Max-Age", "600")
+	w.WriteHeader(http.StatusNoContent)
+}
