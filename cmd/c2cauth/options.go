@@ -1,0 +1,99 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+)
+
+// options is a flag set in which every flag may also come from an
+// environment variable. A flag on the command line beats the environment.
+type options struct {
+	fs  *flag.FlagSet
+	env map[string]string // flag name to environment variable
+}
+
+func newOptions(name, summary string, output io.Writer) *options {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(output)
+	o := &options{fs: fs, env: make(map[string]string)}
+	fs.Usage = func() {
+		fmt.Fprintf(output, "Usage: c2cauth %s [options]\n\n%s\n\nOptions:\n", name, summary)
+		fs.PrintDefaults()
+	}
+	return o
+}
+
+func (o *options) describe(name, env, usage string) string {
+	if env == "" {
+		return usage
+	}
+	o.env[name] = env
+	return usage + " (env " + env + ")"
+}
+
+func (o *options) stringVar(p *string, name, env, value, usage string) {
+	o.fs.StringVar(p, name, value, o.describe(name, env, usage))
+}
+
+func (o *options) durationVar(p *time.Duration, name, env string, value time.Duration, usage string) {
+	o.fs.DurationVar(p, name, value, o.describe(name, env, usage))
+}
+
+func (o *options) listVar(p *[]string, name, env, usage string) {
+	o.fs.Func(name, o.describe(name, env, usage), func(s string) error {
+		*p = append(*p, splitList(s)...)
+		return nil
+	})
+}
+
+// parse reads args, then fills every flag absent from args from its
+// environment variable. It returns a *usageError for bad input and
+// flag.ErrHelp for -h.
+func (o *options) parse(args []string, getenv getenvFunc) error {
+	if err := o.fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return err
+		}
+		return &usageError{err}
+	}
+	if o.fs.NArg() > 0 {
+		return &usageError{fmt.Errorf("unexpected argument %q", o.fs.Arg(0))}
+	}
+
+	onCommandLine := make(map[string]bool)
+	o.fs.Visit(func(f *flag.Flag) { onCommandLine[f.Name] = true })
+
+	var problems []error
+	o.fs.VisitAll(func(f *flag.Flag) {
+		env := o.env[f.Name]
+		if env == "" || onCommandLine[f.Name] {
+			return
+		}
+		value := getenv(env)
+		if value == "" {
+			return
+		}
+		if err := o.fs.Set(f.Name, value); err != nil {
+			problems = append(problems, fmt.Errorf("invalid value %q for %s: %w", value, env, err))
+		}
+	})
+	if err := errors.Join(problems...); err != nil {
+		return &usageError{err}
+	}
+	return nil
+}
+
+// splitList splits a comma-separated list and drops empty items.
+func splitList(s string) []string {
+	var items []string
+	for item := range strings.SplitSeq(s, ",") {
+		if item = strings.TrimSpace(item); item != "" {
+			items = append(items, item)
+		}
+	}
+	return items
+}

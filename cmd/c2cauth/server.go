@@ -1,0 +1,98 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"time"
+)
+
+// Server timeouts. The auth-code endpoint reads a body of a few bytes and
+// responds within the Live Hub timeout, so tight limits cost nothing and stop
+// slow clients from holding connections.
+const (
+	readHeaderTimeout = 5 * time.Second
+	readTimeout       = 10 * time.Second
+	writeTimeout      = 30 * time.Second
+	idleTimeout       = 2 * time.Minute
+	shutdownTimeout   = 10 * time.Second
+)
+
+// listen opens a TCP listener on addr; purpose names it in the error.
+func listen(addr, purpose string) (net.Listener, error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("listen for %s on %q: %w", purpose, addr, err)
+	}
+	return ln, nil
+}
+
+// serve runs an HTTP server on ln until ctx is cancelled, then shuts it down
+// gracefully, giving in-flight requests up to shutdownTimeout to finish.
+func serve(ctx context.Context, ln net.Listener, handler http.Handler, logger *slog.Logger) error {
+	srv := &http.Server{
+		Handler:           handler,
+		ReadHeaderTimeout: readHeaderTimeout,
+		ReadTimeout:       readTimeout,
+		WriteTimeout:      writeTimeout,
+		IdleTimeout:       idleTimeout,
+		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
+	}
+
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+
+	select {
+	case err := <-errc:
+		return fmt.Errorf("serve on %s: %w", ln.Addr(), err)
+	case <-ctx.Done():
+	}
+
+	shutdownCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), shutdownTimeout)
+	defer cancel()
+	err := srv.Shutdown(shutdownCtx)
+	if serveErr := <-errc; !errors.Is(serveErr, http.ErrServerClosed) {
+		err = errors.Join(err, serveErr)
+	}
+	if err != nil {
+		return fmt.Errorf("shut down server on %s: %w", ln.Addr(), err)
+	}
+	return nil
+}
+
+// baseURL returns the http URL of a listener, with a loopback address in
+// place of an unspecified one so that it can be opened as printed.
+func baseURL(ln net.Listener) string {
+	addr := ln.Addr().(*net.TCPAddr)
+	host := addr.IP.String()
+	switch {
+	case addr.IP.IsUnspecified():
+		host = "127.0.0.1"
+	case strings.Contains(host, ":"):
+		host = "[" + host + "]"
+	}
+	return fmt.Sprintf("http://%s:%d", host, addr.Port)
+}
+
+// newLogger returns a logger writing to w in format ("text" or "json") at
+// level ("debug", "info", "warn" or "error").
+func newLogger(w interface{ Write([]byte) (int, error) }, format, level string) (*slog.Logger, error) {
+	var lvl slog.Level
+	if err := lvl.UnmarshalText([]byte(level)); err != nil {
+		return nil, fmt.Errorf("invalid log level %q; use debug, info, warn or error", level)
+	}
+	opts := &slog.HandlerOptions{Level: lvl}
+	switch format {
+	case "text":
+		return slog.New(slog.NewTextHandler(w, opts)), nil
+	case "json":
+		return slog.New(slog.NewJSONHandler(w, opts)), nil
+	default:
+		return nil, fmt.Errorf("invalid log format %q; use text or json", format)
+	}
+}
