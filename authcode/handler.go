@@ -32,6 +32,7 @@ import (
 	"github.com/c2cauth/c2cauth/identity"
 	"github.com/c2cauth/c2cauth/internal/jsonbody"
 	"github.com/c2cauth/c2cauth/phone"
+	"github.com/c2cauth/c2cauth/ratelimit"
 )
 
 // Defaults for the zero values of Config.
@@ -46,36 +47,23 @@ type CodeSource interface {
 	GenerateAuthenticationCode(ctx context.Context, sipConnectionID, callerPhone string) (string, error)
 }
 
-// OriginPolicy decides whether a request may come from where it says it
-// comes from. Check returns nil to allow the request, or an error that
-// rejects it with 403.
+// OriginPolicy decides where requests may come from. Check returns nil to
+// let an unsafe (POST) request through, or an error that rejects it with
+// 403, which stops cross-site request forgery. AllowCORS reports whether a
+// page at origin may read responses with credentials, which answers CORS
+// preflight requests.
 type OriginPolicy interface {
 	Check(r *http.Request) error
+	AllowCORS(origin string) bool
 }
 
-// Limiter decides how often a caller may obtain codes. Allow returns nil
-// to let the request through, an error wrapping ErrRateLimited (with the
-// wait as a *RateLimitError) to answer 429, or any other error when the
-// limit could not be checked.
+// Limiter decides how often a caller may obtain codes. *ratelimit.Limiter
+// implements it. Allow returns nil to let the request through, a
+// *ratelimit.Exceeded to answer 429 with its Retry-After, or any other
+// error when the limit could not be checked, which answers 503.
 type Limiter interface {
 	Allow(ctx context.Context, r *http.Request, id identity.Identity) error
 }
-
-// ErrRateLimited marks a request over a limit.
-var ErrRateLimited = errors.New("rate limited")
-
-// RateLimitError is a Limiter's rejection with the time until the caller
-// may try again.
-type RateLimitError struct {
-	Limit      string // the limit that was hit, such as "user"; for logs only
-	RetryAfter time.Duration
-}
-
-func (e *RateLimitError) Error() string {
-	return fmt.Sprintf("%s limit reached, retry after %s", e.Limit, e.RetryAfter)
-}
-
-func (e *RateLimitError) Unwrap() error { return ErrRateLimited }
 
 // Config is everything a Handler depends on.
 type Config struct {
@@ -196,6 +184,7 @@ type request struct {
 // the {connection} path wildcard; without one the default connection is used.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := h.cfg.Now()
+	h.setCORSHeaders(w, r)
 	var req request
 	err := h.serve(w, r, &req)
 	if err != nil {
@@ -272,15 +261,6 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, req *request) er
 	return nil
 }
 
-// preflight answers a CORS preflight request. Without an origin policy that
-// grants CORS there is nothing to grant, so the answer carries no CORS
-// headers and browsers block the cross-origin request.
-func (h *Handler) preflight(w http.ResponseWriter, r *http.Request) error {
-	w.Header().Set("Allow", "OPTIONS, POST")
-	w.WriteHeader(http.StatusNoContent)
-	return nil
-}
-
 // writeCode writes the success response. The body is built by hand because
 // validCode has already limited code to characters that need no escaping.
 func writeCode(w http.ResponseWriter, code string) {
@@ -308,11 +288,8 @@ func bodyError(err error, maxBytes int64) *Error {
 // could not be checked fails closed, because an open limiter lets anyone
 // start paid calls.
 func limitError(err error) *Error {
-	if limited, ok := errors.AsType[*RateLimitError](err); ok {
-		return &Error{Code: CodeRateLimited, Message: "Too many call requests; try again later.", RetryAfter: limited.RetryAfter, Err: err}
-	}
-	if errors.Is(err, ErrRateLimited) {
-		return &Error{Code: CodeRateLimited, Message: "Too many call requests; try again later.", RetryAfter: time.Second, Err: err}
+	if exceeded, ok := errors.AsType[*ratelimit.Exceeded](err); ok {
+		return &Error{Code: CodeRateLimited, Message: "Too many call requests; try again later.", RetryAfter: exceeded.RetryAfter, Err: err}
 	}
 	return &Error{Code: CodeLimitUnavailable, Message: "Call requests cannot be accepted right now; try again shortly.", RetryAfter: time.Second, Err: err}
 }

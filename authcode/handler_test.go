@@ -20,6 +20,8 @@ import (
 	"github.com/c2cauth/c2cauth/emulator/emulatortest"
 	"github.com/c2cauth/c2cauth/identity"
 	"github.com/c2cauth/c2cauth/livehub"
+	"github.com/c2cauth/c2cauth/origin"
+	"github.com/c2cauth/c2cauth/ratelimit"
 )
 
 var codePattern = regexp.MustCompile(`^\{"authenticationCode":"LHv1_[0-9a-f]{32}"\}$`)
@@ -384,7 +386,11 @@ func TestPolicyHooks(t *testing.T) {
 		{
 			name: "origin rejected",
 			change: func(cfg *authcode.Config) {
-				cfg.Origin = http.NewCrossOriginProtection()
+				policy, err := origin.New(nil)
+				if err != nil {
+					t.Fatal(err)
+				}
+				cfg.Origin = policy
 			},
 			status: 403, code: authcode.CodeOriginNotAllowed,
 		},
@@ -392,7 +398,7 @@ func TestPolicyHooks(t *testing.T) {
 			name: "rate limited",
 			change: func(cfg *authcode.Config) {
 				cfg.Limiter = limiterFunc(func(context.Context, *http.Request, identity.Identity) error {
-					return &authcode.RateLimitError{Limit: "user", RetryAfter: 1500 * time.Millisecond}
+					return &ratelimit.Exceeded{Limit: "user", RetryAfter: 1500 * time.Millisecond}
 				})
 			},
 			status: 429, code: authcode.CodeRateLimited, retryAfter: "2",

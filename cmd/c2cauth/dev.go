@@ -19,7 +19,9 @@ import (
 	"github.com/c2cauth/c2cauth/identity/devsession"
 	"github.com/c2cauth/c2cauth/internal/jsonbody"
 	"github.com/c2cauth/c2cauth/livehub"
+	"github.com/c2cauth/c2cauth/origin"
 	"github.com/c2cauth/c2cauth/phone"
+	"github.com/c2cauth/c2cauth/ratelimit"
 	"github.com/c2cauth/c2cauth/requestid"
 	"github.com/c2cauth/c2cauth/web"
 )
@@ -80,16 +82,24 @@ func runDev(ctx context.Context, args []string, getenv getenvFunc, stdout, stder
 	}
 
 	// Dev mode applies the production policies with settings that suit one
-	// person on a laptop: only the page's own origin may ask, the caller
-	// phone is the signed-in user's, and the user must be signed in.
-	sameOrigin := http.NewCrossOriginProtection()
-	sameOrigin.SetDenyHandler(http.HandlerFunc(denyCrossOrigin))
+	// person on a laptop: the user must be signed in, only the page's own
+	// origin may ask, the caller phone is the signed-in user's, and each
+	// user gets 10 codes a minute.
+	sameOrigin, err := origin.New(nil)
+	if err != nil {
+		return err
+	}
+	limiter := &ratelimit.Limiter{
+		Store:   ratelimit.NewMemory(ratelimit.MemoryOptions{}),
+		PerUser: ratelimit.Rate{Limit: 10, Period: time.Minute},
+	}
 	handler, err := authcode.New(authcode.Config{
 		Codes:             client,
 		Connections:       map[string]string{defaultConnectionName: devSIPConnection},
 		DefaultConnection: defaultConnectionName,
 		Authenticator:     sessions,
 		Origin:            sameOrigin,
+		Limiter:           limiter,
 		CallerPhone:       authcode.PhoneFromIdentity,
 		Logger:            logger,
 	})
@@ -133,7 +143,7 @@ func runDev(ctx context.Context, args []string, getenv getenvFunc, stdout, stder
 // devRoutes serves the demo page and the dev-only endpoints.
 type devRoutes struct {
 	sessions    *devsession.Manager
-	sameOrigin  *http.CrossOriginProtection
+	sameOrigin  *origin.Policy
 	emulatorURL string
 	httpClient  *http.Client
 	logger      *slog.Logger
@@ -147,11 +157,14 @@ func (d *devRoutes) page() http.Handler {
 // protect rejects cross-origin browser requests, so that another page
 // cannot sign a visitor in or out or spend codes on their behalf.
 func (d *devRoutes) protect(next http.Handler) http.Handler {
-	return d.sameOrigin.Handler(next)
-}
-
-func denyCrossOrigin(w http.ResponseWriter, r *http.Request) {
-	authcode.WriteError(w, &authcode.Error{Code: authcode.CodeOriginNotAllowed, Message: "Requests from this origin are not allowed."})
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if err := d.sameOrigin.Check(r); err != nil {
+			d.logger.InfoContext(r.Context(), "dev request rejected", "request_id", requestid.FromContext(r.Context()), "path", r.URL.Path, "error", err)
+			authcode.WriteError(w, &authcode.Error{Code: authcode.CodeOriginNotAllowed, Message: "Requests from this origin are not allowed."})
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
 }
 
 // login signs a dev user in: POST /dev/login {"user": "NAME", "phone": "+E164"}.

@@ -15,7 +15,6 @@ import (
 	"time"
 
 	"github.com/c2cauth/c2cauth/authcode"
-	"github.com/c2cauth/c2cauth/identity"
 	"github.com/c2cauth/c2cauth/livehub"
 	"github.com/c2cauth/c2cauth/phone"
 )
@@ -35,7 +34,7 @@ type serveConfig struct {
 	clientSecretFile string
 	sipConnection    string
 	sipConnections   []string
-	auth             string
+	policy           policyConfig
 	callerPhone      string
 	defaultRegion    string
 	upstreamTimeout  time.Duration
@@ -48,7 +47,7 @@ type settings struct {
 	clientSecret      string
 	connections       map[string]string
 	defaultConnection string
-	authenticator     identity.Authenticator
+	policies          policies
 	callerPhone       authcode.PhoneMode
 	logger            *slog.Logger
 }
@@ -60,7 +59,7 @@ func (c *serveConfig) register(o *options) {
 	o.stringVar(&c.clientSecretFile, "client-secret-file", "LIVEHUB_CLIENT_SECRET_FILE", "", "`file` holding the Live Hub API client secret; or set LIVEHUB_CLIENT_SECRET")
 	o.stringVar(&c.sipConnection, "sip-connection", "C2CAUTH_SIP_CONNECTION", "", "Live Hub SIP connection `ID` that POST /v1/auth-code uses")
 	o.listVar(&c.sipConnections, "sip-connections", "C2CAUTH_SIP_CONNECTIONS", "named SIP connections as `NAME=ID,...`, served at POST /v1/auth-code/NAME")
-	o.stringVar(&c.auth, "auth", "C2CAUTH_AUTH", "", "who may request codes: `none` (anyone; for public sites)")
+	c.policy.register(o)
 	o.stringVar(&c.callerPhone, "caller-phone", "C2CAUTH_CALLER_PHONE", "identity", "caller phone asserted to Live Hub: `identity`, request or off")
 	o.stringVar(&c.defaultRegion, "default-region", "C2CAUTH_DEFAULT_REGION", "", "`region` code, such as US, for request phone numbers without a country code")
 	o.durationVar(&c.upstreamTimeout, "upstream-timeout", "C2CAUTH_UPSTREAM_TIMEOUT", authcode.DefaultUpstreamTimeout, "maximum `duration` spent on Live Hub for one request")
@@ -96,14 +95,9 @@ func (c *serveConfig) validate(getenv getenvFunc, stderr io.Writer) (settings, e
 		problems = append(problems, err)
 	}
 
-	switch c.auth {
-	case "none":
-		s.authenticator = identity.None
-	case "":
-		report("--auth is missing; choose who may request codes (none lets anyone, for public sites)")
-	default:
-		report("--auth %q is not a known mode; use none", c.auth)
-	}
+	var policyProblems []error
+	s.policies, policyProblems = c.policy.build(c.defaultRegion)
+	problems = append(problems, policyProblems...)
 
 	s.callerPhone, err = authcode.ParsePhoneMode(c.callerPhone)
 	if err != nil {
@@ -122,6 +116,9 @@ func (c *serveConfig) validate(getenv getenvFunc, stderr io.Writer) (settings, e
 	}
 
 	if err := errors.Join(problems...); err != nil {
+		if s.policies.close != nil {
+			s.policies.close()
+		}
 		return settings{}, &usageError{fmt.Errorf("invalid configuration:\n%w", err)}
 	}
 	return s, nil
@@ -220,6 +217,7 @@ func runServe(ctx context.Context, args []string, getenv getenvFunc, stdout, std
 	if err != nil {
 		return err
 	}
+	defer s.policies.close()
 
 	client := &livehub.Client{
 		BaseURL:      cfg.liveHubURL,
@@ -230,7 +228,9 @@ func runServe(ctx context.Context, args []string, getenv getenvFunc, stdout, std
 		Codes:             client,
 		Connections:       s.connections,
 		DefaultConnection: s.defaultConnection,
-		Authenticator:     s.authenticator,
+		Authenticator:     s.policies.authenticator,
+		Origin:            s.policies.origin,
+		Limiter:           s.policies.limiter,
 		CallerPhone:       s.callerPhone,
 		DefaultRegion:     cfg.defaultRegion,
 		UpstreamTimeout:   cfg.upstreamTimeout,
@@ -248,7 +248,12 @@ func runServe(ctx context.Context, args []string, getenv getenvFunc, stdout, std
 		"url", baseURL(ln),
 		"livehub_url", cfg.liveHubURL,
 		"client_id", cfg.clientID,
-		"auth", cfg.auth,
+		"auth", cfg.policy.auth,
+		"allowed_origins", cfg.policy.allowedOrigins,
+		"trusted_proxies", cfg.policy.trustedProxies,
+		"limit_user", s.policies.limiter.PerUser.String(),
+		"limit_ip", s.policies.limiter.PerIP.String(),
+		"limit_global", s.policies.limiter.Global.String(),
 		"caller_phone", cfg.callerPhone,
 		"connections", connectionNames(s.connections),
 		"default_connection", s.defaultConnection)

@@ -109,3 +109,29 @@ func TestSignOutClearsCookie(t *testing.T) {
 		t.Fatalf("got cookies %+v, want one expired empty cookie", cookies)
 	}
 }
+
+func FuzzSessionCookie(f *testing.F) {
+	m, err := devsession.New()
+	if err != nil {
+		f.Fatal(err)
+	}
+	rec := httptest.NewRecorder()
+	if err := m.SignIn(rec, identity.Identity{UserID: "alice", Phone: "+14155550100"}); err != nil {
+		f.Fatal(err)
+	}
+	f.Add(rec.Result().Cookies()[0].Value)
+	f.Add("")
+	f.Add(".")
+	f.Add("e30.")
+	f.Fuzz(func(t *testing.T, value string) {
+		r := httptest.NewRequest(http.MethodPost, "/", nil)
+		r.Header.Set("Cookie", devsession.CookieName+"="+value)
+		id, err := m.Authenticate(r)
+		if err == nil && id.UserID != "alice" {
+			t.Errorf("cookie %q signed in as %q without a valid signature", value, id.UserID)
+		}
+		if err != nil && !errors.Is(err, identity.ErrUnauthenticated) {
+			t.Errorf("cookie %q: got error %v, want ErrUnauthenticated", value, err)
+		}
+	})
+}

@@ -14,6 +14,7 @@ import (
 	"io"
 	"mime"
 	"net/http"
+	"unicode/utf8"
 )
 
 // ErrTooLarge is returned by Read when the body exceeds the size limit.
@@ -59,10 +60,15 @@ func Read(w http.ResponseWriter, r *http.Request, maxBytes int64, fields map[str
 
 // Decode parses body as one JSON object whose members are all keys of
 // fields with string values, and stores each value through its pointer.
-// Members may be absent, so "{}" is valid. Unknown keys, duplicate keys,
-// values of other types and anything after the object are errors that wrap
-// ErrInvalid.
+// Members may be absent, so "{}" is valid. Invalid UTF-8, unknown keys,
+// duplicate keys, values of other types and anything after the object are
+// errors that wrap ErrInvalid.
 func Decode(body []byte, fields map[string]*string) error {
+	// encoding/json replaces invalid UTF-8 with U+FFFD instead of failing,
+	// which would let two readers of one body disagree.
+	if !utf8.Valid(body) {
+		return fmt.Errorf("%w: the body is not valid UTF-8", ErrInvalid)
+	}
 	dec := json.NewDecoder(bytes.NewReader(body))
 	start, err := dec.Token()
 	if err == io.EOF {

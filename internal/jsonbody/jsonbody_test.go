@@ -33,6 +33,7 @@ func TestDecode(t *testing.T) {
 		{"trailing garbage", `{} x`, "", "after the JSON object"},
 		{"unterminated", `{"callerPhone":"+1"`, "", "malformed"},
 		{"missing colon", `{"callerPhone" "+1"}`, "", "malformed"},
+		{"invalid UTF-8", "{\"callerPhone\":\"+1\xff\"}", "", "UTF-8"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

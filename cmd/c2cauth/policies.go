@@ -1,0 +1,172 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"time"
+
+	"github.com/c2cauth/c2cauth/clientip"
+	"github.com/c2cauth/c2cauth/identity"
+	"github.com/c2cauth/c2cauth/identity/forward"
+	"github.com/c2cauth/c2cauth/identity/headerauth"
+	"github.com/c2cauth/c2cauth/identity/jwtauth"
+	"github.com/c2cauth/c2cauth/origin"
+	"github.com/c2cauth/c2cauth/ratelimit"
+)
+
+// Default limits of `c2cauth serve`. A visitor places a call or two a
+// minute at most, so ten codes a minute per user leaves room for retries
+// while bounding what one stolen account can cost. One IP address may hide
+// a few users behind NAT, so it gets twice that. The global limit caps the
+// damage of a distributed attack; a busy site raises it.
+const (
+	defaultLimitUser   = "10/1m"
+	defaultLimitIP     = "20/1m"
+	defaultLimitGlobal = "600/1m"
+)
+
+// policyConfig holds the options of the request policies.
+type policyConfig struct {
+	auth           string
+	forwardURL     string
+	forwardTimeout time.Duration
+	jwtJWKSURL     string
+	jwtKeyFile     string
+	jwtIssuer      string
+	jwtAudience    string
+	jwtAlgorithms  []string
+	jwtCookie      string
+	jwtLeeway      time.Duration
+	headerUser     string
+	headerPhone    string
+	allowedOrigins []string
+	trustedProxies []string
+	limitUser      string
+	limitIP        string
+	limitGlobal    string
+}
+
+func (c *policyConfig) register(o *options) {
+	o.stringVar(&c.auth, "auth", "C2CAUTH_AUTH", "", "who may request codes: `mode` none (anyone; public sites), forward, jwt or header")
+	o.stringVar(&c.forwardURL, "forward-url", "C2CAUTH_FORWARD_URL", "", "with --auth forward: the site's `URL` that answers 2xx with {\"user\": ID, \"phone\": E164} for a signed-in visitor, given the visitor's Cookie and Authorization headers")
+	o.durationVar(&c.forwardTimeout, "forward-timeout", "C2CAUTH_FORWARD_TIMEOUT", 2*time.Second, "with --auth forward: maximum `duration` of one sign-in check")
+	o.stringVar(&c.jwtJWKSURL, "jwt-jwks-url", "C2CAUTH_JWT_JWKS_URL", "", "with --auth jwt: `URL` of the identity provider's JSON Web Key Set")
+	o.stringVar(&c.jwtKeyFile, "jwt-key-file", "C2CAUTH_JWT_KEY_FILE", "", "with --auth jwt: PEM `file` of the public key that signs tokens, instead of --jwt-jwks-url")
+	o.stringVar(&c.jwtIssuer, "jwt-issuer", "C2CAUTH_JWT_ISSUER", "", "with --auth jwt: required `iss` claim")
+	o.stringVar(&c.jwtAudience, "jwt-audience", "C2CAUTH_JWT_AUDIENCE", "", "with --auth jwt: required `aud` claim")
+	o.listVar(&c.jwtAlgorithms, "jwt-algorithms", "C2CAUTH_JWT_ALGORITHMS", "with --auth jwt: allowed signing `algorithms`, comma-separated (default RS256,ES256)")
+	o.stringVar(&c.jwtCookie, "jwt-cookie", "C2CAUTH_JWT_COOKIE", "", "with --auth jwt: cookie `name` to read the token from when there is no Authorization: Bearer header")
+	o.durationVar(&c.jwtLeeway, "jwt-leeway", "C2CAUTH_JWT_LEEWAY", 30*time.Second, "with --auth jwt: clock skew `duration` allowed for exp, nbf and iat")
+	o.stringVar(&c.headerUser, "header-user", "C2CAUTH_HEADER_USER", "X-Auth-Request-User", "with --auth header: request `header` naming the user, set by a trusted proxy")
+	o.stringVar(&c.headerPhone, "header-phone", "C2CAUTH_HEADER_PHONE", "", "with --auth header: request `header` with the user's phone, set by a trusted proxy")
+	o.listVar(&c.allowedOrigins, "allowed-origins", "C2CAUTH_ALLOWED_ORIGINS", "`origins` whose pages may request codes, such as https://www.example.com, comma-separated; requests from the backend's own origin are always allowed")
+	o.listVar(&c.trustedProxies, "trusted-proxies", "C2CAUTH_TRUSTED_PROXIES", "`CIDRs` of reverse proxies whose X-Forwarded-For and identity headers are trusted, comma-separated")
+	o.stringVar(&c.limitUser, "limit-user", "C2CAUTH_LIMIT_USER", defaultLimitUser, "codes per signed-in user, as `N/DURATION`, or off")
+	o.stringVar(&c.limitIP, "limit-ip", "C2CAUTH_LIMIT_IP", defaultLimitIP, "codes per client IP address (IPv6: per /64), as `N/DURATION`, or off")
+	o.stringVar(&c.limitGlobal, "limit-global", "C2CAUTH_LIMIT_GLOBAL", defaultLimitGlobal, "codes for all visitors together, as `N/DURATION`, or off")
+}
+
+// policies is the validated form of policyConfig.
+type policies struct {
+	authenticator identity.Authenticator
+	origin        *origin.Policy
+	limiter       *ratelimit.Limiter
+	close         func() // stops background work of the authenticator
+}
+
+// build validates the policy options and builds the policies, reporting
+// every problem at once.
+func (c *policyConfig) build(defaultRegion string) (policies, []error) {
+	var p policies
+	var problems []error
+	report := func(format string, args ...any) { problems = append(problems, fmt.Errorf(format, args...)) }
+
+	resolver, err := clientip.New(c.trustedProxies)
+	if err != nil {
+		report("--trusted-proxies: %v", err)
+		resolver, _ = clientip.New(nil)
+	}
+
+	p.origin, err = origin.New(c.allowedOrigins)
+	if err != nil {
+		report("--allowed-origins: %v", err)
+	}
+
+	limiter := &ratelimit.Limiter{Store: ratelimit.NewMemory(ratelimit.MemoryOptions{}), ClientIP: resolver.ClientIP}
+	for _, limit := range []struct {
+		flag  string
+		value string
+		rate  *ratelimit.Rate
+	}{
+		{"--limit-user", c.limitUser, &limiter.PerUser},
+		{"--limit-ip", c.limitIP, &limiter.PerIP},
+		{"--limit-global", c.limitGlobal, &limiter.Global},
+	} {
+		rate, err := ratelimit.ParseRate(limit.value)
+		if err != nil {
+			report("%s: %v", limit.flag, err)
+			continue
+		}
+		*limit.rate = rate
+	}
+	p.limiter = limiter
+
+	p.close = func() {}
+	switch c.auth {
+	case "none":
+		p.authenticator = identity.None
+	case "forward":
+		a, err := forward.New(forward.Config{URL: c.forwardURL, Timeout: c.forwardTimeout, DefaultRegion: defaultRegion})
+		if err != nil {
+			report("--auth forward: %v", err)
+		} else {
+			p.authenticator = a
+		}
+	case "jwt":
+		a, err := c.buildJWT(defaultRegion)
+		if err != nil {
+			report("--auth jwt: %v", err)
+		} else {
+			p.authenticator, p.close = a, a.Close
+		}
+	case "header":
+		if len(c.trustedProxies) == 0 {
+			report("--auth header needs --trusted-proxies, because identity headers are trusted only from those proxies")
+		}
+		a, err := headerauth.New(headerauth.Config{UserHeader: c.headerUser, PhoneHeader: c.headerPhone, TrustedPeer: resolver.TrustedPeer, DefaultRegion: defaultRegion})
+		if err != nil {
+			report("--auth header: %v", err)
+		} else {
+			p.authenticator = a
+		}
+	case "":
+		report("--auth is missing; choose who may request codes: none (anyone, for public sites), forward, jwt or header")
+	default:
+		report("--auth %q is not a known mode; use none, forward, jwt or header", c.auth)
+	}
+	return p, problems
+}
+
+func (c *policyConfig) buildJWT(defaultRegion string) (*jwtauth.Authenticator, error) {
+	cfg := jwtauth.Config{
+		JWKSURL:       c.jwtJWKSURL,
+		Algorithms:    c.jwtAlgorithms,
+		Issuer:        c.jwtIssuer,
+		Audience:      c.jwtAudience,
+		Leeway:        c.jwtLeeway,
+		CookieName:    c.jwtCookie,
+		DefaultRegion: defaultRegion,
+	}
+	if c.jwtKeyFile != "" {
+		key, err := os.ReadFile(c.jwtKeyFile)
+		if err != nil {
+			return nil, fmt.Errorf("--jwt-key-file: %w", err)
+		}
+		cfg.StaticKey = key
+	}
+	if c.jwtJWKSURL == "" && c.jwtKeyFile == "" {
+		return nil, errors.New("set --jwt-jwks-url or --jwt-key-file")
+	}
+	return jwtauth.New(cfg)
+}

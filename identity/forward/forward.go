@@ -1,0 +1,326 @@
+// Package forward checks whether a visitor is signed in by sending a request
+// to the site's own endpoint (forward authentication).
+//
+// For every request the Authenticator sends the visitor's Cookie and
+// Authorization headers, and no other header the visitor sent, to a URL the
+// operator configured. A 2xx reply names the user in a JSON object, while 401
+// and 403 mean the visitor is not signed in. The site keeps its sessions where
+// they are, and c2cauth never parses them.
+//
+// What it trusts: the configured endpoint, completely. Its reply decides who
+// the visitor is, so the URL must point at a service the operator controls,
+// over https unless it is reached on a private network. Nothing else from the
+// visitor reaches the endpoint, so a visitor cannot add a header (such as
+// X-Forwarded-User) that the site might believe. A reply that cannot be
+// understood never counts as signed in: it fails the check, and the endpoint
+// answers 503.
+package forward
+
+import (
+	"cmp"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+	"time"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/c2cauth/c2cauth/identity"
+	"github.com/c2cauth/c2cauth/phone"
+	"github.com/c2cauth/c2cauth/requestid"
+)
+
+// DefaultTimeout bounds one check when Config.Timeout is zero.
+const DefaultTimeout = 2 * time.Second
+
+// Default names of the reply's JSON fields.
+const (
+	DefaultUserField  = "user"
+	DefaultPhoneField = "phone"
+)
+
+// MaxReplyBytes bounds the reply body that is read and decoded. A reply
+// naming a user and a phone needs a few hundred bytes.
+const MaxReplyBytes = 16 << 10
+
+// maxUserIDLength bounds the user ID, which ends up in rate-limit keys and
+// audit logs.
+const maxUserIDLength = 256
+
+// maxRequestIDLength bounds an X-Request-ID passed on from the visitor.
+const maxRequestIDLength = 128
+
+// Config configures an Authenticator.
+type Config struct {
+	// URL is the site's endpoint, an absolute http or https URL. Required.
+	// It must not contain a user name or password, because the request's
+	// Authorization header belongs to the visitor.
+	URL string
+
+	// Method is GET or POST. Empty means GET. A POST has an empty body.
+	Method string
+
+	// Client sends the requests. Nil means a client that follows no
+	// redirects, so a redirect to a login page fails the check instead of
+	// being followed with the visitor's cookies.
+	Client *http.Client
+
+	// Timeout bounds one check, reply included. Zero means DefaultTimeout.
+	Timeout time.Duration
+
+	// UserField names the reply's string field that holds the user ID.
+	// Empty means DefaultUserField.
+	UserField string
+
+	// PhoneField names the reply's optional string field that holds the
+	// user's phone number. Empty means DefaultPhoneField.
+	PhoneField string
+
+	// DefaultRegion is the region (such as "US") for phone numbers that the
+	// endpoint returns without a country code. Empty means such numbers are
+	// invalid.
+	DefaultRegion string
+}
+
+// Authenticator checks visitors with the site's endpoint. It is safe for
+// concurrent use.
+type Authenticator struct {
+	url           string
+	host          string
+	method        string
+	client        *http.Client
+	timeout       time.Duration
+	userField     string
+	phoneField    string
+	defaultRegion string
+}
+
+// New validates cfg and returns an Authenticator. It reports every problem
+// with cfg at once.
+func New(cfg Config) (*Authenticator, error) {
+	var problems []error
+
+	var host string
+	switch u, err := url.Parse(cfg.URL); {
+	case cfg.URL == "":
+		problems = append(problems, errors.New("forward: URL is required"))
+	case err != nil:
+		// The cause alone, because *url.Error repeats the URL with any password in it.
+		if urlErr, ok := errors.AsType[*url.Error](err); ok {
+			err = urlErr.Err
+		}
+		problems = append(problems, fmt.Errorf("forward: URL is invalid: %w", err))
+	case u.Scheme != "http" && u.Scheme != "https":
+		problems = append(problems, fmt.Errorf("forward: URL %q must start with http:// or https://", u.Redacted()))
+	case u.Host == "":
+		problems = append(problems, fmt.Errorf("forward: URL %q has no host", u.Redacted()))
+	case u.User != nil:
+		problems = append(problems, errors.New("forward: URL must not contain a user name or password"))
+	default:
+		host = u.Host
+	}
+
+	method := strings.ToUpper(cfg.Method)
+	switch method {
+	case "":
+		method = http.MethodGet
+	case http.MethodGet, http.MethodPost:
+	default:
+		problems = append(problems, fmt.Errorf("forward: Method %q is not GET or POST", cfg.Method))
+	}
+
+	if cfg.Timeout < 0 {
+		problems = append(problems, fmt.Errorf("forward: Timeout %s is negative", cfg.Timeout))
+	}
+	userField := cmp.Or(cfg.UserField, DefaultUserField)
+	phoneField := cmp.Or(cfg.PhoneField, DefaultPhoneField)
+	if userField == phoneField {
+		problems = append(problems, fmt.Errorf("forward: UserField and PhoneField are both %q", userField))
+	}
+	if cfg.DefaultRegion != "" && !phone.ValidRegion(cfg.DefaultRegion) {
+		problems = append(problems, fmt.Errorf("forward: DefaultRegion %q is not a known region code", cfg.DefaultRegion))
+	}
+	if err := errors.Join(problems...); err != nil {
+		return nil, err
+	}
+
+	client := cfg.Client
+	if client == nil {
+		client = &http.Client{
+			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+		}
+	}
+	timeout := cfg.Timeout
+	if timeout == 0 {
+		timeout = DefaultTimeout
+	}
+	return &Authenticator{
+		url:           cfg.URL,
+		host:          host,
+		method:        method,
+		client:        client,
+		timeout:       timeout,
+		userField:     userField,
+		phoneField:    phoneField,
+		defaultRegion: cfg.DefaultRegion,
+	}, nil
+}
+
+// Authenticate sends the credentials of r to the endpoint and returns the
+// identity in its reply. A request with
+// neither a Cookie nor an Authorization header is not signed in and is not
+// sent, because the endpoint would see an anonymous request. A 401 or 403
+// reply gives an error wrapping identity.ErrUnauthenticated. Any other
+// failure (a timeout, a network error, a redirect, another status, or a 2xx
+// reply without a usable user ID or with an invalid phone) gives an error
+// that does not wrap it.
+func (a *Authenticator) Authenticate(r *http.Request) (identity.Identity, error) {
+	cookies := r.Header.Values("Cookie")
+	authorizations := r.Header.Values("Authorization")
+	if len(cookies) == 0 && len(authorizations) == 0 {
+		return identity.Identity{}, fmt.Errorf("%w: no Cookie or Authorization header", identity.ErrUnauthenticated)
+	}
+
+	ctx, cancel := context.WithTimeout(r.Context(), a.timeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, a.method, a.url, nil)
+	if err != nil {
+		return identity.Identity{}, fmt.Errorf("forward auth: build request: %w", err)
+	}
+	if len(cookies) > 0 {
+		req.Header["Cookie"] = slices.Clone(cookies)
+	}
+	if len(authorizations) > 0 {
+		req.Header["Authorization"] = slices.Clone(authorizations)
+	}
+	req.Header.Set("Accept", "application/json")
+	if id := requestID(r); id != "" {
+		req.Header.Set(requestid.Header, id)
+	}
+
+	resp, err := a.client.Do(req)
+	if err != nil {
+		return identity.Identity{}, a.requestError(r.Context(), ctx, err)
+	}
+	defer func() {
+		// Drain a little so that the connection can be reused.
+		io.Copy(io.Discard, io.LimitReader(resp.Body, MaxReplyBytes))
+		resp.Body.Close()
+	}()
+
+	switch {
+	case resp.StatusCode == http.StatusUnauthorized, resp.StatusCode == http.StatusForbidden:
+		return identity.Identity{}, fmt.Errorf("%w: sign-in endpoint returned status %d", identity.ErrUnauthenticated, resp.StatusCode)
+	case resp.StatusCode >= 300 && resp.StatusCode < 400:
+		return identity.Identity{}, fmt.Errorf("forward auth: sign-in endpoint redirected with status %d; it must return 2xx, 401 or 403", resp.StatusCode)
+	case resp.StatusCode < 200 || resp.StatusCode >= 300:
+		return identity.Identity{}, fmt.Errorf("forward auth: sign-in endpoint returned status %d", resp.StatusCode)
+	}
+
+	body, err := io.ReadAll(io.LimitReader(resp.Body, MaxReplyBytes+1))
+	if err != nil {
+		return identity.Identity{}, a.requestError(r.Context(), ctx, fmt.Errorf("read reply: %w", err))
+	}
+	if len(body) > MaxReplyBytes {
+		return identity.Identity{}, fmt.Errorf("forward auth: sign-in endpoint reply is larger than %d bytes", MaxReplyBytes)
+	}
+	id, err := a.parseReply(body)
+	if err != nil {
+		return identity.Identity{}, fmt.Errorf("forward auth: sign-in endpoint reply: %w", err)
+	}
+	return id, nil
+}
+
+// parseReply reads the identity from a 2xx reply body.
+func (a *Authenticator) parseReply(body []byte) (identity.Identity, error) {
+	var fields map[string]json.RawMessage
+	if err := json.Unmarshal(body, &fields); err != nil || fields == nil {
+		return identity.Identity{}, errors.New("not a JSON object")
+	}
+
+	raw, ok := fields[a.userField]
+	if !ok {
+		return identity.Identity{}, fmt.Errorf("no %q field", a.userField)
+	}
+	var user string
+	if err := json.Unmarshal(raw, &user); err != nil {
+		return identity.Identity{}, fmt.Errorf("field %q is not a string", a.userField)
+	}
+	if err := checkUserID(user); err != nil {
+		return identity.Identity{}, fmt.Errorf("field %q: %w", a.userField, err)
+	}
+
+	raw, ok = fields[a.phoneField]
+	if !ok || string(raw) == "null" {
+		return identity.Identity{UserID: user}, nil
+	}
+	var number string
+	if err := json.Unmarshal(raw, &number); err != nil {
+		return identity.Identity{}, fmt.Errorf("field %q is not a string", a.phoneField)
+	}
+	if number == "" {
+		return identity.Identity{UserID: user}, nil
+	}
+	e164, err := phone.Normalize(number, a.defaultRegion)
+	if err != nil {
+		return identity.Identity{}, fmt.Errorf("field %q: %w", a.phoneField, err)
+	}
+	return identity.Identity{UserID: user, Phone: e164}, nil
+}
+
+// requestError describes a failed request to the endpoint. It drops the
+// URL that *url.Error carries, whose query string may hold a secret.
+func (a *Authenticator) requestError(visitorCtx, ctx context.Context, err error) error {
+	if urlErr, ok := errors.AsType[*url.Error](err); ok {
+		err = urlErr.Err
+	}
+	switch {
+	case visitorCtx.Err() != nil:
+		return fmt.Errorf("forward auth: visitor request ended before %q replied: %w", a.host, context.Cause(visitorCtx))
+	case errors.Is(ctx.Err(), context.DeadlineExceeded):
+		return fmt.Errorf("forward auth: %q did not reply within %s: %w", a.host, a.timeout, context.DeadlineExceeded)
+	default:
+		return fmt.Errorf("forward auth: request to %q failed: %w", a.host, err)
+	}
+}
+
+// requestID returns the ID that ties the check to the visitor's request:
+// the one the requestid middleware stored, or else a well-formed
+// X-Request-ID header from the visitor.
+func requestID(r *http.Request) string {
+	if id := requestid.FromContext(r.Context()); id != "" {
+		return id
+	}
+	id := r.Header.Get(requestid.Header)
+	if len(id) > maxRequestIDLength {
+		return ""
+	}
+	for _, c := range []byte(id) {
+		if c <= ' ' || c >= 0x7f {
+			return ""
+		}
+	}
+	return id
+}
+
+// checkUserID rejects user IDs that would be unsafe in rate-limit keys and
+// log lines.
+func checkUserID(user string) error {
+	switch {
+	case user == "":
+		return errors.New("empty user ID")
+	case len(user) > maxUserIDLength:
+		return fmt.Errorf("user ID is longer than %d bytes", maxUserIDLength)
+	case !utf8.ValidString(user):
+		return errors.New("user ID is not valid UTF-8")
+	case strings.ContainsFunc(user, unicode.IsControl):
+		return errors.New("user ID contains control characters")
+	}
+	return nil
+}

@@ -1,0 +1,261 @@
+package jwtauth
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"sync"
+	"time"
+
+	"github.com/MicahParks/jwkset"
+	"github.com/MicahParks/keyfunc/v3"
+	"github.com/golang-jwt/jwt/v5"
+	"golang.org/x/time/rate"
+)
+
+// MaxKeySetBytes bounds the JSON Web Key Set response that is read. Key
+// sets of public identity providers hold a few keys in a few kilobytes.
+const MaxKeySetBytes = 256 << 10
+
+// errNotFetched stands for the key set until its first fetch ends.
+var errNotFetched = errors.New("key set not fetched yet")
+
+// keySet fetches an identity provider's JSON Web Key Set, caches it and
+// records whether the latest fetch succeeded. A token whose key is missing
+// from a current set is invalid, but one whose key may be in a set that
+// could not be fetched is not.
+type keySet struct {
+	keyfunc keyfunc.Keyfunc
+	storage jwkset.Storage
+	cancel  context.CancelFunc
+
+	mu       sync.Mutex
+	fetchErr error // error of the latest fetch, or nil after a success
+}
+
+// keySetOptions are the validated settings of a keySet.
+type keySetOptions struct {
+	url                       string
+	client                    *http.Client
+	refreshInterval           time.Duration
+	unknownKIDRefreshInterval time.Duration
+	fetchTimeout              time.Duration
+}
+
+// newKeySet fetches the key set once, waiting up to the fetch timeout, and
+// starts refreshing it in the background. A failed first fetch is recorded,
+// not returned, so the program starts and fetches again later.
+func newKeySet(opts keySetOptions) (*keySet, error) {
+	ctx, cancel := context.WithCancel(context.Background())
+	ks := &keySet{cancel: cancel, fetchErr: errNotFetched}
+
+	remote, err := jwkset.NewStorageFromHTTP(opts.url, jwkset.HTTPClientStorageOptions{
+		Client:                    capResponses(opts.client),
+		Ctx:                       ctx,
+		HTTPTimeout:               opts.fetchTimeout,
+		NoErrorReturnFirstHTTPReq: true,
+		RefreshErrorHandler:       ks.recordFailure,
+		RefreshInterval:           opts.refreshInterval,
+		Storage:                   &recordingStorage{Storage: jwkset.NewMemoryStorage(), onReplace: ks.recordSuccess},
+	})
+	if err != nil {
+		cancel()
+		return nil, err
+	}
+	// A token whose key ID is not cached makes the storage fetch the set
+	// again, at most once per interval, so rotated keys are found without
+	// letting every forged key ID cost a fetch. The refresh shares the
+	// fetch timeout with the wait for the limiter.
+	storage, err := jwkset.NewHTTPClient(jwkset.HTTPClientOptions{
+		HTTPURLs:          map[string]jwkset.Storage{opts.url: remote},
+		RateLimitWaitMax:  opts.fetchTimeout,
+		RefreshUnknownKID: rate.NewLimiter(rate.Every(opts.unknownKIDRefreshInterval), 1),
+	})
+	if err != nil {
+		cancel()
+		return nil, err
+	}
+	kf, err := keyfunc.New(keyfunc.Options{
+		Ctx:     ctx,
+		Storage: storage,
+		// Keys marked for encryption never verify signatures. Keys without
+		// a "use" parameter are common and count as signing keys.
+		UseWhitelist: []jwkset.USE{jwkset.UseSig, ""},
+	})
+	if err != nil {
+		cancel()
+		return nil, err
+	}
+	ks.keyfunc, ks.storage = kf, storage
+	return ks, nil
+}
+
+// close stops the background refresh.
+func (ks *keySet) close() { ks.cancel() }
+
+// keyfuncCtx returns the jwt.Keyfunc for one request. Its errors are all
+// *keyLookupError.
+func (ks *keySet) keyfuncCtx(ctx context.Context) jwt.Keyfunc {
+	lookup := ks.keyfunc.KeyfuncCtx(ctx)
+	return func(token *jwt.Token) (any, error) {
+		if _, ok := token.Header["kid"]; !ok && ks.empty(ctx) {
+			// Only a key ID that is not cached makes the storage fetch
+			// again, so a token without one would wait for the periodic
+			// refresh. Reading a key ID that no key has starts the same
+			// rate-limited fetch.
+			ks.storage.KeyRead(ctx, "")
+		}
+		key, err := lookup(token)
+		if err != nil {
+			return nil, &keyLookupError{err: err}
+		}
+		if set, ok := key.(jwt.VerificationKeySet); ok && len(set.Keys) == 0 {
+			return nil, &keyLookupError{err: errors.New("no cached key fits the token's algorithm")}
+		}
+		return key, nil
+	}
+}
+
+// unavailable returns why the key set cannot be trusted to be complete:
+// the latest fetch failed, or it returned no keys. It returns nil when the
+// cache is current.
+func (ks *keySet) unavailable(ctx context.Context) error {
+	ks.mu.Lock()
+	err := ks.fetchErr
+	ks.mu.Unlock()
+	if err != nil {
+		return err
+	}
+	if ks.empty(ctx) {
+		return errors.New("key set contains no keys")
+	}
+	return nil
+}
+
+func (ks *keySet) empty(ctx context.Context) bool {
+	keys, err := ks.storage.KeyReadAll(ctx)
+	return err != nil || len(keys) == 0
+}
+
+func (ks *keySet) recordSuccess() {
+	ks.mu.Lock()
+	ks.fetchErr = nil
+	ks.mu.Unlock()
+}
+
+// recordFailure records a failed fetch. A fetch that ended because the
+// visitor's request did, or because the key set was closed, is no sign of
+// trouble at the identity provider and is not recorded.
+func (ks *keySet) recordFailure(ctx context.Context, err error) {
+	if errors.Is(ctx.Err(), context.Canceled) {
+		return
+	}
+	ks.mu.Lock()
+	ks.fetchErr = fmt.Errorf("fetch key set: %w", err)
+	ks.mu.Unlock()
+}
+
+// recordingStorage reports each successful fetch. jwkset replaces the
+// cached keys only after it has fetched and parsed the whole set.
+type recordingStorage struct {
+	jwkset.Storage
+	onReplace func()
+}
+
+func (s *recordingStorage) KeyReplaceAll(ctx context.Context, keys []jwkset.JWK) error {
+	if err := s.Storage.KeyReplaceAll(ctx, keys); err != nil {
+		return err
+	}
+	s.onReplace()
+	return nil
+}
+
+// keyLookupError marks a failure to find the key for a token, as opposed
+// to a key that does not verify its signature.
+type keyLookupError struct{ err error }
+
+func (e *keyLookupError) Error() string { return "find signing key: " + e.err.Error() }
+func (e *keyLookupError) Unwrap() error { return e.err }
+
+// capResponses returns a copy of client whose response bodies fail once
+// they pass MaxKeySetBytes, because jwkset decodes the body unbounded.
+func capResponses(client *http.Client) *http.Client {
+	capped := *client
+	base := capped.Transport
+	if base == nil {
+		base = http.DefaultTransport
+	}
+	capped.Transport = cappedTransport{base: base}
+	return &capped
+}
+
+type cappedTransport struct{ base http.RoundTripper }
+
+func (t cappedTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	resp, err := t.base.RoundTrip(req)
+	if err != nil {
+		return nil, err
+	}
+	resp.Body = &cappedBody{ReadCloser: resp.Body}
+	return resp, nil
+}
+
+type cappedBody struct {
+	io.ReadCloser
+	read int64
+}
+
+func (b *cappedBody) Read(p []byte) (int, error) {
+	n, err := b.ReadCloser.Read(p)
+	b.read += int64(n)
+	if b.read > MaxKeySetBytes {
+		return 0, fmt.Errorf("key set response is larger than %d bytes", MaxKeySetBytes)
+	}
+	return n, err
+}
+
+// newFetchClient returns the client for key set fetches when the caller
+// gives none. Fetches are rare, so it keeps no idle connections, and no
+// connection goroutine outlives a fetch.
+func newFetchClient() *http.Client {
+	transport := http.DefaultTransport.(*http.Transport).Clone()
+	transport.DisableKeepAlives = true
+	return &http.Client{Transport: transport}
+}
+
+// checkKeySetURL accepts https URLs, and http URLs only on a loopback
+// host: the key set decides which tokens are genuine, so it must not
+// travel where others could change it.
+func checkKeySetURL(raw string) error {
+	u, err := url.Parse(raw)
+	if err != nil {
+		if urlErr, ok := errors.AsType[*url.Error](err); ok {
+			err = urlErr.Err
+		}
+		return fmt.Errorf("jwtauth: JWKSURL is invalid: %w", err)
+	}
+	switch {
+	case u.Host == "":
+		return fmt.Errorf("jwtauth: JWKSURL %q is not an absolute URL", u.Redacted())
+	case u.Scheme == "https":
+		return nil
+	case u.Scheme == "http" && isLoopback(u.Hostname()):
+		return nil
+	case u.Scheme == "http":
+		return fmt.Errorf("jwtauth: JWKSURL %q must use https unless its host is loopback", u.Redacted())
+	default:
+		return fmt.Errorf("jwtauth: JWKSURL %q must start with https://", u.Redacted())
+	}
+}
+
+func isLoopback(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}

@@ -1,0 +1,162 @@
+package jwtauth
+
+import (
+	"crypto/ecdsa"
+	"crypto/ed25519"
+	"crypto/elliptic"
+	"crypto/rsa"
+	"crypto/x509"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"strings"
+)
+
+// keyType is the kind of key an algorithm verifies with.
+type keyType int
+
+const (
+	keyRSA keyType = iota + 1
+	keyP256
+	keyP384
+	keyP521
+	keyEd25519
+	keyHMAC
+)
+
+func (k keyType) String() string {
+	switch k {
+	case keyRSA:
+		return "RSA"
+	case keyP256:
+		return "ECDSA P-256"
+	case keyP384:
+		return "ECDSA P-384"
+	case keyP521:
+		return "ECDSA P-521"
+	case keyEd25519:
+		return "Ed25519"
+	case keyHMAC:
+		return "HMAC secret"
+	default:
+		return "unknown"
+	}
+}
+
+// algorithmKeys maps every supported "alg" name to the key it needs.
+// "none" is deliberately absent.
+var algorithmKeys = map[string]keyType{
+	"RS256": keyRSA,
+	"RS384": keyRSA,
+	"RS512": keyRSA,
+	"PS256": keyRSA,
+	"PS384": keyRSA,
+	"PS512": keyRSA,
+	"ES256": keyP256,
+	"ES384": keyP384,
+	"ES512": keyP521,
+	"EdDSA": keyEd25519,
+	"HS256": keyHMAC,
+	"HS384": keyHMAC,
+	"HS512": keyHMAC,
+}
+
+// defaultAlgorithm is the algorithm allowed with a static key when
+// Config.Algorithms is empty.
+var defaultAlgorithm = map[keyType]string{
+	keyRSA:     "RS256",
+	keyP256:    "ES256",
+	keyP384:    "ES384",
+	keyP521:    "ES512",
+	keyEd25519: "EdDSA",
+	keyHMAC:    "HS256",
+}
+
+// minHMACSecretBytes is the shortest secret each HMAC algorithm accepts:
+// RFC 7518, section 3.2, requires a key at least as long as the hash output.
+var minHMACSecretBytes = map[string]int{
+	"HS256": 32,
+	"HS384": 48,
+	"HS512": 64,
+}
+
+// minRSABits is the smallest RSA modulus accepted in a static key.
+const minRSABits = 2048
+
+// parsePublicKey reads the single PEM block in data: a "PUBLIC KEY"
+// (PKIX), an "RSA PUBLIC KEY" (PKCS #1) or a "CERTIFICATE", whose dates are
+// not checked because only its key is used.
+func parsePublicKey(data []byte) (any, keyType, error) {
+	block, rest := pem.Decode(data)
+	if block == nil {
+		return nil, 0, errors.New("no PEM block found")
+	}
+	if next, _ := pem.Decode(rest); next != nil {
+		return nil, 0, errors.New("more than one PEM block; give exactly one public key")
+	}
+
+	var key any
+	var err error
+	switch block.Type {
+	case "PUBLIC KEY":
+		key, err = x509.ParsePKIXPublicKey(block.Bytes)
+	case "RSA PUBLIC KEY":
+		key, err = x509.ParsePKCS1PublicKey(block.Bytes)
+	case "CERTIFICATE":
+		var cert *x509.Certificate
+		cert, err = x509.ParseCertificate(block.Bytes)
+		if err == nil {
+			key = cert.PublicKey
+		}
+	default:
+		if strings.Contains(block.Type, "PRIVATE KEY") {
+			return nil, 0, fmt.Errorf("PEM block %q is a private key; give the public key only", block.Type)
+		}
+		return nil, 0, fmt.Errorf("PEM block %q is not a public key or certificate", block.Type)
+	}
+	if err != nil {
+		return nil, 0, fmt.Errorf("parse PEM block %q: %w", block.Type, err)
+	}
+
+	switch k := key.(type) {
+	case *rsa.PublicKey:
+		if bits := k.N.BitLen(); bits < minRSABits {
+			return nil, 0, fmt.Errorf("RSA key has %d bits, want at least %d", bits, minRSABits)
+		}
+		return k, keyRSA, nil
+	case *ecdsa.PublicKey:
+		switch k.Curve {
+		case elliptic.P256():
+			return k, keyP256, nil
+		case elliptic.P384():
+			return k, keyP384, nil
+		case elliptic.P521():
+			return k, keyP521, nil
+		}
+		return nil, 0, fmt.Errorf("ECDSA curve %s is not supported", k.Curve.Params().Name)
+	case ed25519.PublicKey:
+		return k, keyEd25519, nil
+	default:
+		return nil, 0, fmt.Errorf("%T keys are not supported", key)
+	}
+}
+
+// checkAlgorithms validates the allow-list for a key of type key, or for a
+// JSON Web Key Set when key is zero, and returns one problem per bad entry.
+func checkAlgorithms(algorithms []string, key keyType) []error {
+	var problems []error
+	for _, alg := range algorithms {
+		need, known := algorithmKeys[alg]
+		switch {
+		case strings.EqualFold(alg, "none"):
+			problems = append(problems, errors.New(`jwtauth: Algorithms: "none" accepts unsigned tokens and is never allowed`))
+		case !known:
+			problems = append(problems, fmt.Errorf("jwtauth: Algorithms: %q is not a supported algorithm", alg))
+		case key == 0 && need == keyHMAC:
+			problems = append(problems, fmt.Errorf("jwtauth: Algorithms: %q needs HMACSecret and cannot be used with JWKSURL", alg))
+		case key != 0 && need != key:
+			problems = append(problems, fmt.Errorf("jwtauth: Algorithms: %q needs a key of type %s, not %s", alg, need, key))
+		}
+	}
+	return problems
+}
