@@ -295,3 +295,59 @@ func (b *syncBuffer) String() string {
 	defer b.mu.Unlock()
 	return b.buf.String()
 }
+
+func TestDevPolicies(t *testing.T) {
+	p := start(t, nil, "dev", "--listen", "127.0.0.1:0", "--emulator-listen", "127.0.0.1:0")
+	backendURL := p.waitFor(t, `demo page\s+(http://127\.0\.0\.1:\d+)/`)[1]
+	jar, _ := cookiejar.New(nil)
+	visitor := &http.Client{Jar: jar}
+	if status, body := postJSON(t, visitor, backendURL+"/dev/login", `{"user":"alice","phone":"+14155550100"}`); status != http.StatusNoContent {
+		t.Fatalf("sign-in: got %d %s, want 204", status, body)
+	}
+
+	send := func(contentType, body string, header map[string]string) *http.Response {
+		req, _ := http.NewRequest(http.MethodPost, backendURL+"/v1/auth-code", strings.NewReader(body))
+		req.Header.Set("Content-Type", contentType)
+		for k, v := range header {
+			req.Header.Set(k, v)
+		}
+		resp, err := visitor.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		return resp
+	}
+	tests := []struct {
+		name        string
+		contentType string
+		body        string
+		header      map[string]string
+		status      int
+	}{
+		{"cross-site", "application/json", `{}`, map[string]string{"Sec-Fetch-Site": "cross-site", "Origin": "http://evil.example"}, 403},
+		{"text/plain", "text/plain", `{}`, nil, 415},
+		{"100 KB body", "application/json", `{"callerPhone":"` + strings.Repeat("1", 100<<10) + `"}`, nil, 413},
+		{"broken JSON", "application/json", `{"callerPhone":`, nil, 400},
+		{"other phone", "application/json", `{"callerPhone":"+442079460018"}`, nil, 403},
+	}
+	for _, tt := range tests {
+		if resp := send(tt.contentType, tt.body, tt.header); resp.StatusCode != tt.status {
+			t.Errorf("%s: got %d, want %d", tt.name, resp.StatusCode, tt.status)
+		}
+	}
+
+	for i := range 10 {
+		if resp := send("application/json", `{}`, nil); resp.StatusCode != http.StatusOK {
+			t.Fatalf("code %d of 10: got %d, want 200", i+1, resp.StatusCode)
+		}
+	}
+	resp := send("application/json", `{}`, nil)
+	if resp.StatusCode != http.StatusTooManyRequests {
+		t.Fatalf("11th code: got %d, want 429", resp.StatusCode)
+	}
+	if retryAfter := resp.Header.Get("Retry-After"); retryAfter == "" || retryAfter == "0" {
+		t.Errorf("11th code: got Retry-After %q, want whole seconds", retryAfter)
+	}
+}
