@@ -35,6 +35,10 @@ import (
 	"github.com/c2cauth/c2cauth/ratelimit"
 )
 
+// maxConnectionNameLength bounds the connection name that an error message
+// echoes and the audit log records.
+const maxConnectionNameLength = 64
+
 // Defaults for the zero values of Config.
 const (
 	DefaultUpstreamTimeout = 5 * time.Second
@@ -226,6 +230,12 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, req *request) er
 	}
 	sipConnectionID, ok := h.cfg.Connections[req.connection]
 	if !ok {
+		if len(req.connection) > maxConnectionNameLength {
+			// Configured names are short, so a long one is not echoed or
+			// logged whole.
+			req.connection = req.connection[:maxConnectionNameLength] + "…"
+			return errorf(CodeUnknownConnection, "There is no connection with that name.")
+		}
 		return errorf(CodeUnknownConnection, "There is no connection named %q.", req.connection)
 	}
 
@@ -276,7 +286,7 @@ func writeCode(w http.ResponseWriter, code string) {
 func bodyError(err error, maxBytes int64) *Error {
 	switch {
 	case errors.Is(err, jsonbody.ErrNotJSON):
-		return errorf(CodeUnsupportedMediaType, "Send the request body as application/json.")
+		return errorf(CodeUnsupportedMediaType, "Send the request body as uncompressed application/json.")
 	case errors.Is(err, jsonbody.ErrTooLarge):
 		return errorf(CodeBodyTooLarge, "The request body is larger than %d bytes.", maxBytes)
 	default:

@@ -238,6 +238,18 @@ func TestRejectsRequests(t *testing.T) {
 	}
 }
 
+func TestLongConnectionNameNotEchoed(t *testing.T) {
+	f := newFixture(t, nil)
+	name := strings.Repeat("a", 5000)
+	e := checkError(t, f.post(t, "/v1/auth-code/"+name, `{}`), 404, authcode.CodeUnknownConnection)
+	if strings.Contains(e.Message, name[:100]) {
+		t.Errorf("message echoes the long name: %.120s", e.Message)
+	}
+	if strings.Contains(f.logs.String(), name[:100]) {
+		t.Error("log records the long name whole")
+	}
+}
+
 func TestInvalidPhoneMessageSaysWhy(t *testing.T) {
 	f := newFixture(t, nil)
 	e := checkError(t, f.post(t, "/v1/auth-code", `{"callerPhone":"4155550100"}`), 400, authcode.CodeInvalidCallerPhone)

@@ -45,6 +45,9 @@ func Normalize(raw, defaultRegion string) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("%w: %s", ErrInvalid, parseReason(err))
 	}
+	if number.GetExtension() != "" {
+		return "", fmt.Errorf("%w: it has an extension, which a caller phone cannot have", ErrInvalid)
+	}
 	if !phonenumbers.IsValidNumber(number) {
 		return "", fmt.Errorf("%w: no such number exists in its country's numbering plan", ErrInvalid)
 	}

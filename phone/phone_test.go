@@ -48,6 +48,8 @@ func TestNormalizeRejects(t *testing.T) {
 		{"unknown country code", "+999123456789", "", "country code"},
 		{"too long", "+1" + strings.Repeat("5", 70), "", "longer than"},
 		{"not in numbering plan", "+1555", "", "numbering plan"},
+		{"extension", "+14155550100 ext. 12", "", "extension"},
+		{"extension parameter", "+14155550100;ext=12", "", "extension"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

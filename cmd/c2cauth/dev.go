@@ -49,7 +49,7 @@ func (c *devConfig) register(o *options) {
 
 func runDev(ctx context.Context, args []string, getenv getenvFunc, stdout, stderr io.Writer) error {
 	var cfg devConfig
-	o := newOptions("dev", "Run the backend, a Live Hub emulator, a demo page and a dev sign-in on this machine, with no configuration.", stderr)
+	o := newOptions("dev", "Run the backend, a Live Hub emulator, a demo page and a dev sign-in on this machine, with no configuration.", stdout, stderr)
 	cfg.register(o)
 	if err := o.parse(args, getenv); err != nil {
 		return err
@@ -172,7 +172,7 @@ func (d *devRoutes) login(w http.ResponseWriter, r *http.Request) {
 	var user, phoneNumber string
 	err := jsonbody.Read(w, r, authcode.DefaultMaxBodyBytes, map[string]*string{"user": &user, "phone": &phoneNumber})
 	if err != nil {
-		authcode.WriteError(w, loginBodyError(err))
+		authcode.WriteError(w, devBodyError(err, `{"user": "alice", "phone": "+14155550100"}`))
 		return
 	}
 	if !devUserName.MatchString(user) {
@@ -196,14 +196,16 @@ func (d *devRoutes) login(w http.ResponseWriter, r *http.Request) {
 	w.WriteHeader(http.StatusNoContent)
 }
 
-func loginBodyError(err error) *authcode.Error {
+// devBodyError turns a jsonbody error into a response that shows an
+// example of the expected body.
+func devBodyError(err error, example string) *authcode.Error {
 	switch {
 	case errors.Is(err, jsonbody.ErrNotJSON):
-		return &authcode.Error{Code: authcode.CodeUnsupportedMediaType, Message: "Send the request body as application/json."}
+		return &authcode.Error{Code: authcode.CodeUnsupportedMediaType, Message: "Send the request body as uncompressed application/json."}
 	case errors.Is(err, jsonbody.ErrTooLarge):
 		return &authcode.Error{Code: authcode.CodeBodyTooLarge, Message: "The request body is too large."}
 	default:
-		return &authcode.Error{Code: authcode.CodeInvalidRequest, Message: "Send a JSON object such as {\"user\": \"alice\", \"phone\": \"+14155550100\"}: " + err.Error() + "."}
+		return &authcode.Error{Code: authcode.CodeInvalidRequest, Message: "The body must be a JSON object such as " + example + " (" + err.Error() + ")."}
 	}
 }
 
@@ -221,7 +223,7 @@ func (d *devRoutes) redeem(w http.ResponseWriter, r *http.Request) {
 	var code, callerPhone string
 	err := jsonbody.Read(w, r, authcode.DefaultMaxBodyBytes, map[string]*string{"authenticationCode": &code, "callerPhone": &callerPhone})
 	if err != nil {
-		authcode.WriteError(w, loginBodyError(err))
+		authcode.WriteError(w, devBodyError(err, `{"authenticationCode": "LHv1_…"}`))
 		return
 	}
 	if callerPhone == "" {

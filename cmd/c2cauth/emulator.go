@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
+	"net/http"
 	"time"
 
 	"github.com/c2cauth/c2cauth/emulator"
@@ -56,7 +58,7 @@ func (c *emulatorConfig) validate() error {
 
 func runEmulator(ctx context.Context, args []string, getenv getenvFunc, stdout, stderr io.Writer) error {
 	var cfg emulatorConfig
-	o := newOptions("emulator", "Run the Live Hub emulator alone, for tests of a Live Hub integration.", stderr)
+	o := newOptions("emulator", "Run the Live Hub emulator alone, for tests of a Live Hub integration.", stdout, stderr)
 	cfg.register(o)
 	if err := o.parse(args, getenv); err != nil {
 		return err
@@ -84,5 +86,37 @@ func runEmulator(ctx context.Context, args []string, getenv getenvFunc, stdout, 
 		return err
 	}
 	fmt.Fprintf(stdout, "Live Hub emulator listening on %s\n  client ID: %s\n  SIP connections: %v\n", baseURL(ln), cfg.clientID, cfg.sipConnections)
-	return serve(ctx, ln, em, logger)
+	logger.Info("emulator started", "url", baseURL(ln))
+	err = serve(ctx, ln, logRequests(em, logger), logger)
+	logger.Info("emulator stopped")
+	return err
 }
+
+// logRequests logs the method, path, status and duration of every request,
+// so that a test run against the emulator can be followed. Bodies, tokens
+// and codes are not logged.
+func logRequests(next http.Handler, logger *slog.Logger) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		recorder := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
+		next.ServeHTTP(recorder, r)
+		logger.InfoContext(r.Context(), "emulator request",
+			"method", r.Method,
+			"path", r.URL.Path,
+			"status", recorder.status,
+			"duration", time.Since(start))
+	})
+}
+
+// statusRecorder remembers the status code a handler writes.
+type statusRecorder struct {
+	http.ResponseWriter
+	status int
+}
+
+func (r *statusRecorder) WriteHeader(status int) {
+	r.status = status
+	r.ResponseWriter.WriteHeader(status)
+}
+
+func (r *statusRecorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }

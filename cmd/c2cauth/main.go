@@ -5,6 +5,8 @@ package main
 
 import (
 	"context"
+	"errors"
+	"flag"
 	"fmt"
 	"os"
 	"os/signal"
@@ -16,7 +18,7 @@ func main() {
 	defer stop()
 
 	err := run(ctx, os.Args, os.Getenv, os.Stdout, os.Stderr)
-	if err != nil {
+	if err != nil && !errors.Is(err, flag.ErrHelp) {
 		fmt.Fprintln(os.Stderr, "c2cauth:", err)
 	}
 	os.Exit(exitCode(err))

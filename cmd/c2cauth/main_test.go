@@ -271,9 +271,12 @@ func TestServeHelpListsEnvironment(t *testing.T) {
 		t.Fatalf("got %v, want flag.ErrHelp", err)
 	}
 	for _, want := range []string{"-listen", "C2CAUTH_LISTEN", "LIVEHUB_URL", "LIVEHUB_CLIENT_SECRET", "-sip-connections"} {
-		if !strings.Contains(stderr.String(), want) {
-			t.Errorf("help does not mention %s", want)
+		if !strings.Contains(stdout.String(), want) {
+			t.Errorf("help on stdout does not mention %s", want)
 		}
+	}
+	if stderr.Len() != 0 {
+		t.Errorf("help wrote to stderr: %s", stderr.String())
 	}
 }
 

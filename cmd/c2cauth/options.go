@@ -12,19 +12,36 @@ import (
 // options is a flag set in which every flag may also come from an
 // environment variable. A flag on the command line beats the environment.
 type options struct {
-	fs  *flag.FlagSet
-	env map[string]string // flag name to environment variable
+	fs     *flag.FlagSet
+	env    map[string]string // flag name to environment variable
+	stdout io.Writer
 }
 
-func newOptions(name, summary string, output io.Writer) *options {
+// newOptions returns an empty flag set for the subcommand name. Help goes
+// to stdout, because the user asked for it; parse errors go to stderr.
+func newOptions(name, summary string, stdout, stderr io.Writer) *options {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
-	fs.SetOutput(output)
-	o := &options{fs: fs, env: make(map[string]string)}
+	fs.SetOutput(stderr)
+	o := &options{fs: fs, env: make(map[string]string), stdout: stdout}
 	fs.Usage = func() {
-		fmt.Fprintf(output, "Usage: c2cauth %s [options]\n\n%s\n\nOptions:\n", name, summary)
+		fmt.Fprintf(fs.Output(), "Usage: c2cauth %s [options]\n\n%s\n\nOptions:\n", name, summary)
 		fs.PrintDefaults()
 	}
 	return o
+}
+
+// helpRequested reports whether args ask for help before any other
+// argument ends flag parsing.
+func helpRequested(args []string) bool {
+	for _, arg := range args {
+		switch arg {
+		case "-h", "-help", "--help", "--h":
+			return true
+		case "--":
+			return false
+		}
+	}
+	return false
 }
 
 func (o *options) describe(name, env, usage string) string {
@@ -54,6 +71,9 @@ func (o *options) listVar(p *[]string, name, env, usage string) {
 // environment variable. It returns a *usageError for bad input and
 // flag.ErrHelp for -h.
 func (o *options) parse(args []string, getenv getenvFunc) error {
+	if helpRequested(args) {
+		o.fs.SetOutput(o.stdout)
+	}
 	if err := o.fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return err

@@ -112,7 +112,7 @@ func (c *serveConfig) validate(getenv getenvFunc, stderr io.Writer) (settings, e
 
 	s.logger, err = newLogger(stderr, c.logFormat, c.logLevel)
 	if err != nil {
-		report("--log-format or --log-level: %v", err)
+		problems = append(problems, err)
 	}
 
 	if err := errors.Join(problems...); err != nil {
@@ -208,7 +208,7 @@ func parseConnections(defaultID string, named []string) (map[string]string, stri
 
 func runServe(ctx context.Context, args []string, getenv getenvFunc, stdout, stderr io.Writer) error {
 	var cfg serveConfig
-	o := newOptions("serve", "Serve authentication codes for a website against Live Hub.", stderr)
+	o := newOptions("serve", "Serve authentication codes for a website against Live Hub.", stdout, stderr)
 	cfg.register(o)
 	if err := o.parse(args, getenv); err != nil {
 		return err

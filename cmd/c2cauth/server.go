@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -19,6 +20,7 @@ const (
 	readTimeout       = 10 * time.Second
 	writeTimeout      = 30 * time.Second
 	idleTimeout       = 2 * time.Minute
+	maxHeaderBytes    = 64 << 10
 	shutdownTimeout   = 10 * time.Second
 )
 
@@ -40,6 +42,7 @@ func serve(ctx context.Context, ln net.Listener, handler http.Handler, logger *s
 		ReadTimeout:       readTimeout,
 		WriteTimeout:      writeTimeout,
 		IdleTimeout:       idleTimeout,
+		MaxHeaderBytes:    maxHeaderBytes,
 		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
 		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
 	}
@@ -80,19 +83,24 @@ func baseURL(ln net.Listener) string {
 }
 
 // newLogger returns a logger writing to w in format ("text" or "json") at
-// level ("debug", "info", "warn" or "error").
-func newLogger(w interface{ Write([]byte) (int, error) }, format, level string) (*slog.Logger, error) {
+// level ("debug", "info", "warn" or "error"). Its error names every invalid
+// option.
+func newLogger(w io.Writer, format, level string) (*slog.Logger, error) {
+	var problems []error
 	var lvl slog.Level
 	if err := lvl.UnmarshalText([]byte(level)); err != nil {
-		return nil, fmt.Errorf("invalid log level %q; use debug, info, warn or error", level)
+		problems = append(problems, fmt.Errorf("--log-level %q is invalid; use debug, info, warn or error", level))
 	}
+	if format != "text" && format != "json" {
+		problems = append(problems, fmt.Errorf("--log-format %q is invalid; use text or json", format))
+	}
+	if err := errors.Join(problems...); err != nil {
+		return nil, err
+	}
+
 	opts := &slog.HandlerOptions{Level: lvl}
-	switch format {
-	case "text":
-		return slog.New(slog.NewTextHandler(w, opts)), nil
-	case "json":
+	if format == "json" {
 		return slog.New(slog.NewJSONHandler(w, opts)), nil
-	default:
-		return nil, fmt.Errorf("invalid log format %q; use text or json", format)
 	}
+	return slog.New(slog.NewTextHandler(w, opts)), nil
 }

@@ -13,7 +13,7 @@ import (
 var version = ""
 
 func runVersion(ctx context.Context, args []string, getenv getenvFunc, stdout, stderr io.Writer) error {
-	o := newOptions("version", "Print the version of c2cauth.", stderr)
+	o := newOptions("version", "Print the version of c2cauth.", stdout, stderr)
 	if err := o.parse(args, getenv); err != nil {
 		return err
 	}

@@ -29,8 +29,12 @@ var ErrNotJSON = errors.New("request body is not JSON")
 var ErrInvalid = errors.New("invalid JSON body")
 
 // CheckContentType returns ErrNotJSON unless the request declares
-// application/json, optionally with a UTF-8 charset.
+// application/json, optionally with a UTF-8 charset, and no content
+// encoding such as gzip.
 func CheckContentType(r *http.Request) error {
+	if encoding := r.Header.Get("Content-Encoding"); encoding != "" && encoding != "identity" {
+		return ErrNotJSON
+	}
 	mediaType, params, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
 	if err != nil || mediaType != "application/json" {
 		return ErrNotJSON

@@ -62,23 +62,29 @@ func TestRead(t *testing.T) {
 	tests := []struct {
 		name        string
 		contentType string
+		encoding    string
 		body        string
 		want        error
 	}{
-		{"json", "application/json", `{}`, nil},
-		{"json utf-8", "application/json; charset=utf-8", `{}`, nil},
-		{"form", "application/x-www-form-urlencoded", `a=b`, jsonbody.ErrNotJSON},
-		{"text", "text/plain", `{}`, jsonbody.ErrNotJSON},
-		{"missing", "", `{}`, jsonbody.ErrNotJSON},
-		{"latin1", "application/json; charset=latin1", `{}`, jsonbody.ErrNotJSON},
-		{"too large", "application/json", `{"callerPhone":"` + strings.Repeat("1", 100) + `"}`, jsonbody.ErrTooLarge},
-		{"invalid", "application/json", `{`, jsonbody.ErrInvalid},
+		{"gzip", "application/json", "gzip", `{}`, jsonbody.ErrNotJSON},
+		{"identity encoding", "application/json", "identity", `{}`, nil},
+		{"json", "application/json", "", `{}`, nil},
+		{"json utf-8", "application/json; charset=utf-8", "", `{}`, nil},
+		{"form", "application/x-www-form-urlencoded", "", `a=b`, jsonbody.ErrNotJSON},
+		{"text", "text/plain", "", `{}`, jsonbody.ErrNotJSON},
+		{"missing", "", "", `{}`, jsonbody.ErrNotJSON},
+		{"latin1", "application/json; charset=latin1", "", `{}`, jsonbody.ErrNotJSON},
+		{"too large", "application/json", "", `{"callerPhone":"` + strings.Repeat("1", 100) + `"}`, jsonbody.ErrTooLarge},
+		{"invalid", "application/json", "", `{`, jsonbody.ErrInvalid},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			r := httptest.NewRequest(http.MethodPost, "/", strings.NewReader(tt.body))
 			if tt.contentType != "" {
 				r.Header.Set("Content-Type", tt.contentType)
+			}
+			if tt.encoding != "" {
+				r.Header.Set("Content-Encoding", tt.encoding)
 			}
 			var phone string
 			err := jsonbody.Read(httptest.NewRecorder(), r, 64, map[string]*string{"callerPhone": &phone})
