@@ -32,7 +32,12 @@
 // Test controls, which Live Hub does not have:
 //
 //   - POST /emulator/v1/faults queues a [Fault]. DELETE /emulator/v1/faults
-//     clears the queue.
+//     clears the queue. Besides the fields endpoint, status, count, latencyMs
+//     and retryAfter, a fault takes an optional "probability" from 0 to 1,
+//     which is an extension of this emulator. The fault then applies to each
+//     matching request with that probability, so a test can make a share of
+//     requests fail at random. Zero or absent means every matching request.
+//     A request that the fault skips does not count towards its count.
 //   - POST /emulator/v1/revoke-tokens invalidates every token issued so far.
 //   - GET /emulator/v1/stats returns the [Stats] counters as JSON.
 //

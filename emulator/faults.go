@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"fmt"
 	"io"
+	"math"
+	"math/rand/v2"
 	"net/http"
 	"slices"
 	"strconv"
@@ -44,6 +46,10 @@ type Fault struct {
 	// RetryAfter, when positive, is sent as a Retry-After header, in seconds,
 	// with a non-zero Status.
 	RetryAfter int `json:"retryAfter"`
+	// Probability is the chance, from 0 to 1, that the fault applies to a
+	// matching request. Zero means 1, so the fault applies to every matching
+	// request. A request that the fault skips does not count towards Count.
+	Probability float64 `json:"probability"`
 }
 
 // validate returns an error naming every invalid field of f.
@@ -66,6 +72,9 @@ func (f Fault) validate() error {
 	if f.RetryAfter < 0 {
 		problems = append(problems, fmt.Sprintf("retryAfter %d is negative", f.RetryAfter))
 	}
+	if math.IsNaN(f.Probability) || f.Probability < 0 || f.Probability > 1 {
+		problems = append(problems, fmt.Sprintf("probability %g is not from 0 to 1", f.Probability))
+	}
 	if len(problems) > 0 {
 		return fmt.Errorf("invalid fault: %s", strings.Join(problems, "; "))
 	}
@@ -79,8 +88,10 @@ type queuedFault struct {
 }
 
 // AddFault validates f and appends it to the fault queue. A request to an
-// endpoint takes the first queued fault for that endpoint or for "all", and a
-// fault leaves the queue once it has applied to Count requests.
+// endpoint takes the first queued fault for that endpoint or for "all" that
+// fires, and a fault leaves the queue once it has applied to Count requests.
+// A fault with a Probability under 1 fires for each matching request with that
+// chance. When it does not fire, the request goes on to the next queued fault.
 func (e *Emulator) AddFault(f Fault) error {
 	if err := f.validate(); err != nil {
 		return err
@@ -98,12 +109,16 @@ func (e *Emulator) ClearFaults() {
 	e.faults = nil
 }
 
-// takeFault returns the first queued fault for endpoint, using it up once.
+// takeFault returns the first queued fault for endpoint that fires, using it
+// up once.
 func (e *Emulator) takeFault(endpoint string) (Fault, bool) {
 	e.faultsMu.Lock()
 	defer e.faultsMu.Unlock()
 	for i, q := range e.faults {
 		if q.Endpoint != endpoint && q.Endpoint != endpointAll {
+			continue
+		}
+		if !q.fires() {
 			continue
 		}
 		if q.Count > 0 {
@@ -115,6 +130,15 @@ func (e *Emulator) takeFault(endpoint string) (Fault, bool) {
 		return q.Fault, true
 	}
 	return Fault{}, false
+}
+
+// fires reports whether f applies to one matching request, drawing a random
+// number only for a Probability strictly between 0 and 1.
+func (f Fault) fires() bool {
+	if f.Probability <= 0 || f.Probability >= 1 {
+		return true
+	}
+	return rand.Float64() < f.Probability
 }
 
 // applyFault applies the first queued fault for endpoint, if any. It returns

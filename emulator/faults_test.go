@@ -3,6 +3,7 @@ package emulator_test
 import (
 	"context"
 	"errors"
+	"math"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -281,6 +282,9 @@ func TestFaultControlErrors(t *testing.T) {
 		{name: "status as string", body: `{"endpoint":"token","status":"503"}`},
 		{name: "unknown field", body: `{"endpoint":"token","status":503,"latency":5}`},
 		{name: "trailing data", body: `{"endpoint":"token","status":503}{}`},
+		{name: "probability over 1", body: `{"endpoint":"token","status":503,"probability":1.5}`},
+		{name: "negative probability", body: `{"endpoint":"token","status":503,"probability":-0.1}`},
+		{name: "probability as string", body: `{"endpoint":"token","status":503,"probability":"0.5"}`},
 	}
 	s := startServer(t, emulator.Config{})
 	for _, tt := range tests {
@@ -314,6 +318,11 @@ func TestAddFaultValidation(t *testing.T) {
 		{name: "negative count", fault: emulator.Fault{Endpoint: "token", Count: -1}, wantErr: true},
 		{name: "negative latency", fault: emulator.Fault{Endpoint: "token", LatencyMs: -1}, wantErr: true},
 		{name: "negative retry after", fault: emulator.Fault{Endpoint: "token", RetryAfter: -1}, wantErr: true},
+		{name: "probability", fault: emulator.Fault{Endpoint: "generate", Status: 503, Probability: 0.2}},
+		{name: "probability 1", fault: emulator.Fault{Endpoint: "generate", Status: 503, Probability: 1}},
+		{name: "probability over 1", fault: emulator.Fault{Endpoint: "generate", Status: 503, Probability: 1.01}, wantErr: true},
+		{name: "negative probability", fault: emulator.Fault{Endpoint: "generate", Status: 503, Probability: -0.5}, wantErr: true},
+		{name: "NaN probability", fault: emulator.Fault{Endpoint: "generate", Status: 503, Probability: math.NaN()}, wantErr: true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -337,4 +346,83 @@ func TestAddFaultValidation(t *testing.T) {
 			}
 		}
 	})
+}
+
+func TestFaultProbability(t *testing.T) {
+	const requests = 1000
+	s := startServer(t, emulator.Config{})
+	token := getToken(t, s)
+	addFault(t, s, emulator.Fault{Endpoint: "generate", Status: 503, Probability: 0.2})
+
+	faulted := 0
+	for i := range requests {
+		switch status := callGenerate(t, s, token); status {
+		case http.StatusServiceUnavailable:
+			faulted++
+		case http.StatusOK:
+		default:
+			t.Fatalf("request %d: got status %d, want 200 or 503", i, status)
+		}
+	}
+	// The binomial standard deviation is about 12.6 requests, so the bounds
+	// are more than 4.5 deviations from the expected 200.
+	if faulted < 140 || faulted > 260 {
+		t.Errorf("got %d of %d requests faulted, want about 200", faulted, requests)
+	}
+	if got := s.Emulator.Stats().GenerateRequests; got != requests {
+		t.Errorf("got %d generate requests counted, want %d", got, requests)
+	}
+}
+
+func TestFaultProbabilityCount(t *testing.T) {
+	const count = 5
+	s := startServer(t, emulator.Config{})
+	token := getToken(t, s)
+	addFault(t, s, emulator.Fault{Endpoint: "generate", Status: 503, Count: count, Probability: 0.5})
+
+	// Only requests that the fault fires for use it up, so it lasts until
+	// the fifth 503, however many requests pass between them.
+	faulted, requests := 0, 0
+	for faulted < count && requests < 1000 {
+		requests++
+		if callGenerate(t, s, token) == http.StatusServiceUnavailable {
+			faulted++
+		}
+	}
+	if faulted != count {
+		t.Fatalf("got %d faulted requests in %d, want %d", faulted, requests, count)
+	}
+	for i := range 50 {
+		if got := callGenerate(t, s, token); got != http.StatusOK {
+			t.Fatalf("request %d after the fault was used up: got status %d, want 200", i, got)
+		}
+	}
+}
+
+func TestFaultProbabilitySkipsToNext(t *testing.T) {
+	s := startServer(t, emulator.Config{})
+	token := getToken(t, s)
+	addFault(t, s, emulator.Fault{Endpoint: "generate", Status: 500, Probability: 0.5})
+	addFault(t, s, emulator.Fault{Endpoint: "generate", Status: 503})
+
+	got := map[int]int{}
+	for range 200 {
+		got[callGenerate(t, s, token)]++
+	}
+	if len(got) != 2 || got[http.StatusInternalServerError] == 0 || got[http.StatusServiceUnavailable] == 0 {
+		t.Errorf("got statuses %v, want only 500 and 503, both at least once", got)
+	}
+}
+
+func TestFaultProbabilityOne(t *testing.T) {
+	s := startServer(t, emulator.Config{})
+	token := getToken(t, s)
+	addFault(t, s, emulator.Fault{Endpoint: "generate", Status: 502, Count: 3, Probability: 1})
+
+	want := []int{502, 502, 502, 200}
+	for i, w := range want {
+		if got := callGenerate(t, s, token); got != w {
+			t.Errorf("call %d: got status %d, want %d", i, got, w)
+		}
+	}
 }

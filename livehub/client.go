@@ -9,7 +9,12 @@
 // response and never assumes a fixed lifetime.
 //
 // The package never logs. Failures are returned as errors, and Live Hub's HTTP
-// error responses as *Error, which the Is* predicates classify.
+// error responses as *Error, which the Is* predicates classify. A call that
+// the client fails without sending a request, to spare a Live Hub that is
+// failing or has requested a pause, returns an error that wraps
+// ErrTokenBackoff or ErrThrottled together with the *Error that caused it.
+// Client.Observer reports retries, token requests and every request's
+// outcome, for a program that logs and counts them.
 package livehub
 
 import (
@@ -48,9 +53,40 @@ var ErrInvalidResponse = errors.New("livehub: invalid response")
 // usable. A Client is safe for concurrent use and must not be copied after
 // first use. Its exported fields must not be changed after first use.
 //
-// The client fetches an access token on first use, reuses it until shortly
-// before it expires and then fetches a new one. However many goroutines need a
-// token at once, only one token request is in flight.
+// # Access tokens
+//
+// The client fetches an access token on first use and reuses it. From three
+// quarters of the token's lifetime on, the first call that notices starts a
+// token request in the background and every call goes on with the cached
+// token, so in steady state no call waits for a token. A token is never used
+// within its refresh margin before expiry, which is a tenth of its lifetime
+// and at most one minute. Calls that need a token then wait for the token
+// request in flight, and only one is in flight however many calls wait.
+//
+// After a failed token request the client sends no other for 100 ms, a pause
+// that doubles after each further failure up to 800 ms, so a recovered token
+// endpoint is used again within a second. Calls that have no usable token
+// meanwhile fail at once with an error that wraps ErrTokenBackoff and the
+// last failure.
+//
+// # Retries
+//
+// GenerateAuthenticationCode retries a generate request that failed with a
+// network error, a 429 or a 5xx status, up to MaxAttempts requests in all.
+// Before the nth retry it waits a random time from zero to 50 ms·2^(n-1), at
+// most 1 s, or the delay that the Retry-After header of a 429 or 503 requests.
+// It never starts a wait that would end after the context's deadline, and a
+// wait ends when the context is done. Retries draw from RetryBudget, which
+// the calls of one Client share. Other 4xx statuses are not retried, except
+// that a 401 replaces the access token and repeats the request once.
+//
+// A 429 or 503 response with Retry-After closes a throttle gate for that
+// delay. Meanwhile calls fail at once, without a request, with an error that
+// wraps ErrThrottled. Then a single call probes Live Hub while the others
+// still fail at once. The probe's response opens the gate, unless it is
+// another 429 or 503 with Retry-After, which closes the gate again. The call
+// that got the response which closed the gate waits and sends the probe
+// itself when the delay fits before its deadline and within MaxRetryWait.
 type Client struct {
 	// BaseURL is the scheme and host of the Live Hub API, without a path.
 	// Empty means DefaultBaseURL. A trailing slash is ignored.
@@ -69,11 +105,15 @@ type Client struct {
 	HTTPClient *http.Client
 
 	// Timeout bounds each HTTP request, a token request or a generate request,
-	// within the caller's context. Zero means 10 seconds.
+	// within the caller's context. Zero means 10 seconds. A token request
+	// runs apart from the context of the calls that wait for it, so Timeout
+	// alone bounds it.
 	Timeout time.Duration
 
 	// Now returns the current time. Nil means time.Now. It decides when the
-	// cached access token is replaced, and tests set it to move time by hand.
+	// cached access token is replaced, when the token backoff and the
+	// throttle gate's pause end, and how the retry budget refills, so tests
+	// set it to move time by hand. Waits before a retry use real timers.
 	Now func() time.Time
 
 	// DefaultTokenLifetime is the lifetime assumed for an access token whose
@@ -84,9 +124,41 @@ type Client struct {
 	// 401 retry in GenerateAuthenticationCode fetches a new one.
 	DefaultTokenLifetime time.Duration
 
-	mu       sync.Mutex
-	cached   *accessToken // nil when no token is held
-	inflight *tokenFetch  // nil when no token request is running
+	// MaxAttempts is the largest number of generate requests one call sends
+	// for network errors, 429 and 5xx responses, the first request included.
+	// Zero means 3, and 1 turns these retries off. The repeat after a 401 is
+	// not counted.
+	MaxAttempts int
+
+	// MaxRetryWait is the longest wait before one retry. The call returns
+	// the error of a response whose Retry-After is longer, and the error's
+	// RetryAfter gives its caller the time to try again. Zero means 2
+	// seconds, because a visitor who waits longer gains little over trying
+	// again.
+	MaxRetryWait time.Duration
+
+	// RetryBudget limits the retries of all calls together. The zero value
+	// means its defaults.
+	RetryBudget RetryBudget
+
+	// Random returns a pseudo-random number in [0, 1) that sets each backoff
+	// wait. Nil means math/rand/v2's Float64. It must be safe for concurrent
+	// use.
+	Random func() float64
+
+	// Observer receives retries, token requests and the outcome of every
+	// request to Live Hub, for logging and metrics. Nil means none.
+	Observer *Observer
+
+	mu            sync.Mutex
+	cached        *accessToken // nil when no token is held
+	inflight      *tokenFetch  // nil when no token request is running
+	fetchErr      error        // error of the last token request, nil after a success
+	fetchFailures int          // failed token requests in a row
+	fetchRetryAt  time.Time    // no token request before this time, by Now
+
+	gate        throttleGate
+	retryBudget retryBudgetState
 
 	defaultHTTPOnce sync.Once
 	defaultHTTP     *http.Client
@@ -97,8 +169,10 @@ type Client struct {
 // not empty, it is sent as the E.164 number that Live Hub asserts for the
 // caller. An empty sipConnectionID is rejected before any request.
 //
-// If Live Hub rejects the access token with 401, the client drops the token,
-// fetches a new one and retries once. Errors from Live Hub are *Error values.
+// Errors from Live Hub are *Error values, possibly wrapped. The Client
+// documentation describes the retries. When ctx is done, the request in
+// flight and any wait stop, and the call returns an error that wraps ctx's
+// error.
 func (c *Client) GenerateAuthenticationCode(ctx context.Context, sipConnectionID, callerPhone string) (string, error) {
 	if err := checkSIPConnectionID(sipConnectionID); err != nil {
 		return "", err
@@ -108,38 +182,83 @@ func (c *Client) GenerateAuthenticationCode(ctx context.Context, sipConnectionID
 		return "", fmt.Errorf("livehub: encode generate request: %w", err)
 	}
 
-	token, err := c.token(ctx)
-	if err != nil {
-		return "", err
-	}
-	code, err := c.generate(ctx, token, sipConnectionID, body)
-	if !isGenerateStatus(err, http.StatusUnauthorized) {
-		return code, err
-	}
+	var (
+		sent          int    // generate requests sent
+		failures      int    // retryable failures among them
+		tokenReplaced bool   // whether a 401 already replaced the token
+		ticket        uint64 // the throttle gate's probe slot, when reserved
+	)
+	defer func() { c.gate.release(ticket) }()
+	for {
+		probe, err := c.gate.admit(c.now(), ticket)
+		ticket = 0
+		if err != nil {
+			return "", err
+		}
+		token, err := c.token(ctx)
+		if err != nil {
+			c.gate.abandon(probe)
+			return "", err
+		}
 
-	// Live Hub no longer accepts the token, for example because it was
-	// revoked before its expiry, so replace it and try once more.
-	c.dropToken(token)
-	token, err = c.token(ctx)
-	if err != nil {
-		return "", err
+		if sent == 0 {
+			c.depositRetry()
+		}
+		sent++
+		code, retryable, err := c.generate(ctx, token, sipConnectionID, body, probe)
+		if err == nil {
+			return code, nil
+		}
+
+		if isGenerateStatus(err, http.StatusUnauthorized) && !tokenReplaced {
+			// Live Hub no longer accepts the token, for example because it
+			// was revoked before its expiry, so replace it and try once more.
+			tokenReplaced = true
+			c.dropToken(token)
+			c.observeRetry(ctx, RetryEvent{Op: OpGenerate, Attempt: sent + 1, Err: err})
+			continue
+		}
+		if !retryable || ctx.Err() != nil {
+			return "", err
+		}
+
+		failures++
+		var wait time.Duration
+		var ok bool
+		wait, ticket, ok = c.planRetry(ctx, err, failures)
+		if !ok {
+			return "", err
+		}
+		c.observeRetry(ctx, RetryEvent{Op: OpGenerate, Attempt: sent + 1, Err: err, Wait: wait})
+		if waitErr := sleep(ctx, wait); waitErr != nil {
+			return "", fmt.Errorf("livehub: stopped waiting to retry generate request: %w; last error: %w", waitErr, err)
+		}
 	}
-	return c.generate(ctx, token, sipConnectionID, body)
 }
 
 // Ready reports whether the client can call Live Hub. It returns nil when a
-// valid access token is cached or a new one can be obtained now.
+// valid access token is cached or a new one can be obtained now. During the
+// backoff after a failed token request it returns at once with an error that
+// wraps ErrTokenBackoff and the failure.
 func (c *Client) Ready(ctx context.Context) error {
 	_, err := c.token(ctx)
 	return err
 }
 
-// InvalidateToken drops the cached access token, so the next call fetches a
-// new one. Use it after the client secret was changed in Live Hub.
+// InvalidateToken drops the cached access token and ends any token backoff,
+// so the next call fetches a new token at once. Use it after the client
+// secret was changed in Live Hub.
 func (c *Client) InvalidateToken() {
 	c.mu.Lock()
 	c.cached = nil
+	c.fetchFailures, c.fetchRetryAt = 0, time.Time{}
 	c.mu.Unlock()
+}
+
+// CloseIdleConnections closes the idle connections of the HTTP client the
+// Client sends its requests with. Connections in use are not interrupted.
+func (c *Client) CloseIdleConnections() {
+	c.httpClient().CloseIdleConnections()
 }
 
 type generateRequest struct {
@@ -163,15 +282,26 @@ func checkSIPConnectionID(id string) error {
 	return nil
 }
 
-// generate sends one generate request with token and returns the code.
-func (c *Client) generate(ctx context.Context, token *accessToken, sipConnectionID string, body []byte) (string, error) {
-	ctx, cancel := context.WithTimeout(ctx, c.timeout())
+// generate sends one generate request with token and returns the code. It
+// reports whether the error is one that sending the request again may cure:
+// a network error, a 429 or a 5xx response. It records the result with the
+// throttle gate, whose probe the request is when probe is true, before it
+// reports it to the Observer.
+func (c *Client) generate(ctx context.Context, token *accessToken, sipConnectionID string, body []byte, probe bool) (code string, retryable bool, err error) {
+	began := time.Now()
+	status := 0
+	defer func() {
+		c.gate.record(c.now(), probe, err)
+		c.observeUpstream(ctx, UpstreamEvent{Op: OpGenerate, StatusCode: status, Duration: time.Since(began), Err: err})
+	}()
+
+	requestCtx, cancel := context.WithTimeout(ctx, c.timeout())
 	defer cancel()
 
 	endpoint := c.baseURL() + "/api/v1/sipConnections/" + url.PathEscape(sipConnectionID) + "/generateAuthenticationCode"
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, endpoint, bytes.NewReader(body))
+	req, err := http.NewRequestWithContext(requestCtx, http.MethodPost, endpoint, bytes.NewReader(body))
 	if err != nil {
-		return "", fmt.Errorf("livehub: generate authentication code: %w", err)
+		return "", false, fmt.Errorf("livehub: generate authentication code: %w", err)
 	}
 	req.Header.Set("Authorization", "Bearer "+token.value)
 	req.Header.Set("Content-Type", "application/json")
@@ -179,18 +309,21 @@ func (c *Client) generate(ctx context.Context, token *accessToken, sipConnection
 
 	resp, err := c.httpClient().Do(req)
 	if err != nil {
-		return "", fmt.Errorf("livehub: generate authentication code: %w", err)
+		return "", true, fmt.Errorf("livehub: generate authentication code: %w", err)
 	}
 	defer resp.Body.Close()
 	data, err := io.ReadAll(io.LimitReader(resp.Body, maxBodySize+1))
 	if err != nil {
-		return "", fmt.Errorf("livehub: read generate response: %w", err)
+		// The response broke off, so it counts as a network error.
+		return "", true, fmt.Errorf("livehub: read generate response: %w", err)
 	}
+	status = resp.StatusCode
 
 	if resp.StatusCode != http.StatusOK {
-		return "", c.newError(OpGenerate, resp.StatusCode, resp.Header, data, token.value)
+		return "", retryableStatus(resp.StatusCode), c.newError(OpGenerate, resp.StatusCode, resp.Header, data, token.value)
 	}
-	return parseGenerateResponse(data)
+	code, err = parseGenerateResponse(data)
+	return code, false, err
 }
 
 // parseGenerateResponse extracts the code from a 200 response body.

@@ -229,48 +229,111 @@ func TestTokenRefresh(t *testing.T) {
 		name            string
 		expiresIn       string
 		defaultLifetime time.Duration
-		wantRefreshAt   time.Duration
+		wantAheadAt     time.Duration // three quarters of the lifetime
+		wantRefreshAt   time.Duration // a tenth of the lifetime, at most one minute, before expiry
 	}{
-		// A tenth of the lifetime, at most one minute, before expiry.
-		{name: "900 s", expiresIn: "900", wantRefreshAt: 840 * time.Second},
-		{name: "one hour", expiresIn: "3600", wantRefreshAt: 3540 * time.Second},
-		{name: "300 s", expiresIn: "300", wantRefreshAt: 270 * time.Second},
-		{name: "string 900", expiresIn: `"900"`, wantRefreshAt: 840 * time.Second},
-		{name: "missing uses 5m default", expiresIn: "-", wantRefreshAt: 270 * time.Second},
-		{name: "missing uses set default", expiresIn: "-", defaultLifetime: 2 * time.Minute, wantRefreshAt: 108 * time.Second},
+		{name: "900 s", expiresIn: "900", wantAheadAt: 675 * time.Second, wantRefreshAt: 840 * time.Second},
+		{name: "one hour", expiresIn: "3600", wantAheadAt: 2700 * time.Second, wantRefreshAt: 3540 * time.Second},
+		{name: "300 s", expiresIn: "300", wantAheadAt: 225 * time.Second, wantRefreshAt: 270 * time.Second},
+		{name: "string 900", expiresIn: `"900"`, wantAheadAt: 675 * time.Second, wantRefreshAt: 840 * time.Second},
+		{name: "missing uses 5m default", expiresIn: "-", wantAheadAt: 225 * time.Second, wantRefreshAt: 270 * time.Second},
+		{name: "missing uses set default", expiresIn: "-", defaultLifetime: 2 * time.Minute, wantAheadAt: 90 * time.Second, wantRefreshAt: 108 * time.Second},
 	}
 	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
+		t.Run(tt.name+" ahead", func(t *testing.T) {
 			clock := newFakeClock()
 			f := newFakeLiveHub(t, clock, fakeOptions{expiresIn: tt.expiresIn})
 			c := f.client()
 			c.DefaultTokenLifetime = tt.defaultLifetime
+			generate := generator(t, c, f)
 
-			generate := func() string {
-				t.Helper()
-				if _, err := c.GenerateAuthenticationCode(t.Context(), "conn-1", ""); err != nil {
-					t.Fatalf("GenerateAuthenticationCode: %v", err)
-				}
-				return f.lastBearer()
+			first := generate()
+			clock.Advance(tt.wantAheadAt - time.Second)
+			if got := generate(); got != first {
+				t.Errorf("1 s before the refresh-ahead time: got token %q, want the first token %q", got, first)
 			}
+			livehub.WaitForTokenFetch(c)
+			if got := f.tokenCount(); got != 1 {
+				t.Errorf("1 s before the refresh-ahead time: got %d token requests, want 1", got)
+			}
+
+			clock.Advance(time.Second)
+			if got := generate(); got != first {
+				t.Errorf("at the refresh-ahead time: got token %q, want the first token %q while the next is fetched", got, first)
+			}
+			livehub.WaitForTokenFetch(c)
+			if got := f.tokenCount(); got != 2 {
+				t.Errorf("at the refresh-ahead time: got %d token requests, want 2", got)
+			}
+			if got := generate(); got == first {
+				t.Errorf("after the background token request: got the first token %q, want a new one", got)
+			}
+			if got := f.tokenCount(); got != 2 {
+				t.Errorf("after the background token request: got %d token requests, want 2", got)
+			}
+		})
+
+		// When the background token request has not returned by the refresh
+		// time, calls stop using the old token and wait for it.
+		t.Run(tt.name+" hard", func(t *testing.T) {
+			clock := newFakeClock()
+			release := make(chan struct{})
+			var releaseOnce sync.Once
+			f := newFakeLiveHub(t, clock, fakeOptions{
+				expiresIn: tt.expiresIn,
+				tokenHook: func(n int, _ http.ResponseWriter, _ *http.Request) bool {
+					if n == 2 {
+						<-release
+					}
+					return false
+				},
+			})
+			// Registered after the fake, so it runs before the fake closes.
+			t.Cleanup(func() { releaseOnce.Do(func() { close(release) }) })
+			c := f.client()
+			c.DefaultTokenLifetime = tt.defaultLifetime
+			generate := generator(t, c, f)
 
 			first := generate()
 			clock.Advance(tt.wantRefreshAt - time.Second)
 			if got := generate(); got != first {
 				t.Errorf("1 s before the refresh time: got token %q, want the first token %q", got, first)
 			}
-			if got := f.tokenCount(); got != 1 {
-				t.Errorf("1 s before the refresh time: got %d token requests, want 1", got)
-			}
 
 			clock.Advance(time.Second)
-			if got := generate(); got == first {
-				t.Errorf("at the refresh time: got the first token %q, want a new one", got)
+			got := make(chan string, 1)
+			go func() {
+				_, err := c.GenerateAuthenticationCode(t.Context(), "conn-1", "")
+				if err != nil {
+					t.Errorf("at the refresh time: %v", err)
+				}
+				got <- f.lastBearer()
+			}()
+			select {
+			case token := <-got:
+				t.Fatalf("at the refresh time: call returned with token %q before the token request finished", token)
+			case <-time.After(50 * time.Millisecond):
 			}
-			if got := f.tokenCount(); got != 2 {
-				t.Errorf("at the refresh time: got %d token requests, want 2", got)
+			releaseOnce.Do(func() { close(release) })
+			if token := <-got; token == first {
+				t.Errorf("at the refresh time: got the first token %q, want a new one", token)
+			}
+			if n := f.tokenCount(); n != 2 {
+				t.Errorf("at the refresh time: got %d token requests, want 2", n)
 			}
 		})
+	}
+}
+
+// generator returns a function that gets one code from c and returns the
+// access token the fake saw with it.
+func generator(t *testing.T, c *livehub.Client, f *fakeLiveHub) func() string {
+	return func() string {
+		t.Helper()
+		if _, err := c.GenerateAuthenticationCode(t.Context(), "conn-1", ""); err != nil {
+			t.Fatalf("GenerateAuthenticationCode: %v", err)
+		}
+		return f.lastBearer()
 	}
 }
 
@@ -291,20 +354,22 @@ func TestTokenExpiryFromRequestStart(t *testing.T) {
 	if _, err := c.GenerateAuthenticationCode(t.Context(), "conn-1", ""); err != nil {
 		t.Fatalf("first call: %v", err)
 	}
-	clock.Advance(start.Add(839 * time.Second).Sub(clock.Now()))
+	clock.Advance(start.Add(674 * time.Second).Sub(clock.Now()))
 	if _, err := c.GenerateAuthenticationCode(t.Context(), "conn-1", ""); err != nil {
-		t.Fatalf("call at 839 s: %v", err)
+		t.Fatalf("call at 674 s: %v", err)
 	}
+	livehub.WaitForTokenFetch(c)
 	if got := f.tokenCount(); got != 1 {
-		t.Errorf("at 839 s after the token request started: got %d token requests, want 1", got)
+		t.Errorf("at 674 s after the token request started: got %d token requests, want 1", got)
 	}
 
 	clock.Advance(time.Second)
 	if _, err := c.GenerateAuthenticationCode(t.Context(), "conn-1", ""); err != nil {
-		t.Fatalf("call at 840 s: %v", err)
+		t.Fatalf("call at 675 s: %v", err)
 	}
+	livehub.WaitForTokenFetch(c)
 	if got := f.tokenCount(); got != 2 {
-		t.Errorf("at 840 s after the token request started: got %d token requests, want 2", got)
+		t.Errorf("at 675 s after the token request started: got %d token requests, want 2", got)
 	}
 }
 
@@ -321,10 +386,13 @@ func TestTokenNeverUsedAfterExpiry(t *testing.T) {
 		}
 		clock.Advance(10 * time.Second)
 	}
+	livehub.WaitForTokenFetch(c)
 
-	// Tokens are fetched at 0, 840, 1680, 2520 and 3360 s.
-	if got := f.tokenCount(); got != 5 {
-		t.Errorf("got %d token requests, want 5", got)
+	// Tokens are fetched at 0 s and then in the background at the first
+	// step past three quarters of the current token's 900 s: 680, 1360,
+	// 2040, 2720 and 3400 s.
+	if got := f.tokenCount(); got != 6 {
+		t.Errorf("got %d token requests, want 6", got)
 	}
 }
 
@@ -414,7 +482,8 @@ func TestRevokedTokenConcurrent(t *testing.T) {
 }
 
 func TestFailedTokenRequestNotCached(t *testing.T) {
-	f := newFakeLiveHub(t, newFakeClock(), fakeOptions{
+	clock := newFakeClock()
+	f := newFakeLiveHub(t, clock, fakeOptions{
 		tokenHook: func(n int, w http.ResponseWriter, r *http.Request) bool {
 			if n > 1 {
 				return false
@@ -429,8 +498,20 @@ func TestFailedTokenRequestNotCached(t *testing.T) {
 	if !livehub.IsUnavailable(err) {
 		t.Fatalf("first call: got error %v, want IsUnavailable", err)
 	}
+
+	// During the 100 ms backoff, a call fails with the same error and sends
+	// no token request.
+	_, err = c.GenerateAuthenticationCode(t.Context(), "conn-1", "")
+	if !errors.Is(err, livehub.ErrTokenBackoff) || !livehub.IsUnavailable(err) {
+		t.Errorf("call during the backoff: got error %v, want ErrTokenBackoff and IsUnavailable", err)
+	}
+	if got := f.tokenCount(); got != 1 {
+		t.Errorf("during the backoff: got %d token requests, want 1", got)
+	}
+
+	clock.Advance(100 * time.Millisecond)
 	if _, err := c.GenerateAuthenticationCode(t.Context(), "conn-1", ""); err != nil {
-		t.Fatalf("second call: %v", err)
+		t.Fatalf("call after the backoff: %v", err)
 	}
 	if got := f.tokenCount(); got != 2 {
 		t.Errorf("got %d token requests, want 2", got)

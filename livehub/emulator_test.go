@@ -19,17 +19,21 @@ func TestTokenRefreshAgainstEmulator(t *testing.T) {
 	defer em.Close()
 	client := &livehub.Client{BaseURL: em.URL, ClientID: em.ClientID, ClientSecret: em.ClientSecret, Now: clock.Now}
 
+	// The second token is fetched in the background at 675 s, three
+	// quarters of 900 s, and the third at 675 s + 675 s.
 	steps := []struct {
 		at         time.Duration // since the first token was issued
 		wantTokens int64
 	}{
 		{0, 1},
 		{10 * time.Minute, 1},
-		{839 * time.Second, 1},
-		{841 * time.Second, 2},
+		{674 * time.Second, 1},
+		{675 * time.Second, 2},
 		{899 * time.Second, 2},
 		{900 * time.Second, 2},
-		{1681 * time.Second, 3},
+		{1349 * time.Second, 2},
+		{1350 * time.Second, 3},
+		{1351 * time.Second, 3},
 	}
 	start := clock.Now()
 	for _, step := range steps {
@@ -37,6 +41,7 @@ func TestTokenRefreshAgainstEmulator(t *testing.T) {
 		if _, err := client.GenerateAuthenticationCode(context.Background(), em.SIPConnection, ""); err != nil {
 			t.Fatalf("at %s: %v", step.at, err)
 		}
+		livehub.WaitForTokenFetch(client)
 		stats := em.Emulator.Stats()
 		if stats.TokenRequests != step.wantTokens {
 			t.Errorf("at %s: got %d token requests, want %d", step.at, stats.TokenRequests, step.wantTokens)

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"net/http"
 	"strconv"
 	"strings"
 	"time"
@@ -24,8 +25,13 @@ type accessToken struct {
 	// from the start rather than the arrival of the response errs early.
 	expiry time.Time
 
-	// refresh is when the client stops using the token and fetches another.
+	// refresh is when the client stops using the token. A call that needs a
+	// token from then on waits for a new one.
 	refresh time.Time
+
+	// refreshAhead is when the client starts fetching the next token in the
+	// background while it goes on using this one.
+	refreshAhead time.Time
 }
 
 // tokenFetch is one token request shared by every goroutine that waits for
@@ -35,6 +41,19 @@ type tokenFetch struct {
 	token *accessToken
 	err   error
 }
+
+// Token backoff: after n failed token requests in a row, the client sends no
+// other before tokenBackoffBase·2^(n-1) has passed, at most tokenBackoffMax.
+// The cap keeps a recovered token endpoint in use again within a second.
+const (
+	tokenBackoffBase = 100 * time.Millisecond
+	tokenBackoffMax  = 800 * time.Millisecond
+)
+
+// ErrTokenBackoff is wrapped, together with the error of the last token
+// request, by the error returned when a call needs an access token while the
+// client waits before its next token request because the last one failed.
+var ErrTokenBackoff = errors.New("livehub: token requests paused")
 
 // refreshMargin returns how long before expiry the client stops using a token
 // of the given lifetime: a tenth of the lifetime, at most one minute. The
@@ -46,24 +65,57 @@ func refreshMargin(lifetime time.Duration) time.Duration {
 	return min(time.Minute, lifetime/10)
 }
 
+// refreshAheadAfter returns how long after the token request started the
+// client fetches the next token in the background: three quarters of the
+// lifetime, which is always before the refresh margin begins. A 900 s token
+// is replaced in the background from 675 s on.
+func refreshAheadAfter(lifetime time.Duration) time.Duration {
+	return lifetime / 4 * 3
+}
+
+// tokenBackoff returns the pause after failures failed token requests in a
+// row.
+func tokenBackoff(failures int) time.Duration {
+	if failures < 1 {
+		return 0
+	}
+	if failures > 4 {
+		return tokenBackoffMax
+	}
+	return min(tokenBackoffBase<<(failures-1), tokenBackoffMax)
+}
+
 // token returns a usable access token, from the cache or from a token request.
+//
 // Only one token request runs at a time. It runs on a context detached from
-// ctx, so a caller that stops waiting does not cancel it for the others.
+// ctx, so a caller that stops waiting does not cancel it for the others. Once
+// the cached token is past its refreshAhead time, the first caller to notice
+// starts a token request in the background and every caller goes on with the
+// cached token until its refresh time. After a failed token request, callers
+// that have no usable token fail at once until the backoff has passed.
 func (c *Client) token(ctx context.Context) (*accessToken, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("livehub: get access token: %w", err)
 	}
 
 	c.mu.Lock()
-	if t := c.cached; t != nil && c.now().Before(t.refresh) {
+	now := c.now()
+	if t := c.cached; t != nil && now.Before(t.refresh) {
+		if !now.Before(t.refreshAhead) && c.inflight == nil && !now.Before(c.fetchRetryAt) {
+			c.startFetch(ctx, now, true)
+		}
 		c.mu.Unlock()
 		return t, nil
 	}
 	fetch := c.inflight
 	if fetch == nil {
-		fetch = &tokenFetch{done: make(chan struct{})}
-		c.inflight = fetch
-		go c.runFetch(context.WithoutCancel(ctx), fetch)
+		if now.Before(c.fetchRetryAt) {
+			err := fmt.Errorf("%w for %v after a failed token request: %w",
+				ErrTokenBackoff, c.fetchRetryAt.Sub(now), c.fetchErr)
+			c.mu.Unlock()
+			return nil, err
+		}
+		fetch = c.startFetch(ctx, now, false)
 	}
 	c.mu.Unlock()
 
@@ -83,14 +135,31 @@ func (c *Client) token(ctx context.Context) (*accessToken, error) {
 	return fetch.token, nil
 }
 
-// runFetch performs fetch, caches a successful result and wakes the waiters.
-// A failure is not cached, so the next call sends a new token request.
-func (c *Client) runFetch(ctx context.Context, fetch *tokenFetch) {
-	token, err := c.fetchToken(ctx)
+// startFetch starts a token request that measures the token's lifetime from
+// start. The caller must hold c.mu.
+func (c *Client) startFetch(ctx context.Context, start time.Time, background bool) *tokenFetch {
+	fetch := &tokenFetch{done: make(chan struct{})}
+	c.inflight = fetch
+	go c.runFetch(context.WithoutCancel(ctx), fetch, start, background)
+	return fetch
+}
+
+// runFetch performs fetch, reports it to the Observer, caches a successful
+// result and wakes the waiters. A failure is not cached, but it starts or
+// lengthens the token backoff.
+func (c *Client) runFetch(ctx context.Context, fetch *tokenFetch, start time.Time, background bool) {
+	began := time.Now()
+	token, err := c.fetchToken(ctx, start)
+	c.observeTokenFetch(ctx, TokenFetchEvent{Err: err, Duration: time.Since(began), Background: background})
 
 	c.mu.Lock()
 	if err == nil {
 		c.cached = token
+		c.fetchFailures, c.fetchErr, c.fetchRetryAt = 0, nil, time.Time{}
+	} else {
+		c.fetchFailures++
+		c.fetchErr = err
+		c.fetchRetryAt = c.now().Add(tokenBackoff(c.fetchFailures))
 	}
 	c.inflight = nil
 	c.mu.Unlock()
@@ -109,9 +178,10 @@ func (c *Client) dropToken(token *accessToken) {
 	c.mu.Unlock()
 }
 
-// fetchToken sends one token request. Live Hub documents the client ID and
-// secret in the form body, not in an HTTP Basic header.
-func (c *Client) fetchToken(ctx context.Context) (*accessToken, error) {
+// fetchToken sends one token request and measures the token's lifetime from
+// start. Live Hub documents the client ID and secret in the form body, not in
+// an HTTP Basic header.
+func (c *Client) fetchToken(ctx context.Context, start time.Time) (*accessToken, error) {
 	if c.ClientID == "" {
 		return nil, errors.New("livehub: client ID is empty")
 	}
@@ -119,10 +189,19 @@ func (c *Client) fetchToken(ctx context.Context) (*accessToken, error) {
 		return nil, errors.New("livehub: client secret is empty")
 	}
 
-	ctx, cancel := context.WithTimeout(ctx, c.timeout())
+	// A copy of the HTTP client whose transport records the response status
+	// for the Observer, which x/oauth2 does not report on success.
+	httpClient := *c.httpClient()
+	recorder := &statusRecorder{next: httpClient.Transport}
+	if recorder.next == nil {
+		recorder.next = http.DefaultTransport
+	}
+	httpClient.Transport = recorder
+
+	requestCtx, cancel := context.WithTimeout(ctx, c.timeout())
 	defer cancel()
 	// x/oauth2 takes its HTTP client only from a context value.
-	ctx = context.WithValue(ctx, oauth2.HTTPClient, c.httpClient())
+	requestCtx = context.WithValue(requestCtx, oauth2.HTTPClient, &httpClient)
 	config := clientcredentials.Config{
 		ClientID:     c.ClientID,
 		ClientSecret: c.ClientSecret,
@@ -130,19 +209,39 @@ func (c *Client) fetchToken(ctx context.Context) (*accessToken, error) {
 		AuthStyle:    oauth2.AuthStyleInParams,
 	}
 
-	start := c.now()
-	token, err := config.Token(ctx)
+	began := time.Now()
+	token, err := config.Token(requestCtx)
 	if err != nil {
-		return nil, c.tokenError(err)
+		err = c.tokenError(err)
+	}
+	c.observeUpstream(ctx, UpstreamEvent{Op: OpToken, StatusCode: recorder.status, Duration: time.Since(began), Err: err})
+	if err != nil {
+		return nil, err
 	}
 
 	lifetime := c.tokenLifetime(token)
 	expiry := start.Add(lifetime)
 	return &accessToken{
-		value:   token.AccessToken,
-		expiry:  expiry,
-		refresh: expiry.Add(-refreshMargin(lifetime)),
+		value:        token.AccessToken,
+		expiry:       expiry,
+		refresh:      expiry.Add(-refreshMargin(lifetime)),
+		refreshAhead: start.Add(refreshAheadAfter(lifetime)),
 	}, nil
+}
+
+// statusRecorder is a transport that records the status of the last response
+// that passed through it. One token request uses it from one goroutine.
+type statusRecorder struct {
+	next   http.RoundTripper
+	status int
+}
+
+func (r *statusRecorder) RoundTrip(req *http.Request) (*http.Response, error) {
+	resp, err := r.next.RoundTrip(req)
+	if err == nil {
+		r.status = resp.StatusCode
+	}
+	return resp, err
 }
 
 // tokenError converts an error of x/oauth2 into an *Error when the token
