@@ -167,33 +167,64 @@ func (d *devRoutes) protect(next http.Handler) http.Handler {
 	})
 }
 
-// login signs a dev user in: POST /dev/login {"user": "NAME", "phone": "+E164"}.
+// login signs a dev user in with a session cookie:
+// POST /dev/login {"user": "NAME", "phone": "+E164"}.
 func (d *devRoutes) login(w http.ResponseWriter, r *http.Request) {
-	var user, phoneNumber string
-	err := jsonbody.Read(w, r, authcode.DefaultMaxBodyBytes, map[string]*string{"user": &user, "phone": &phoneNumber})
+	id, err := readDevUser(w, r)
 	if err != nil {
-		authcode.WriteError(w, devBodyError(err, `{"user": "alice", "phone": "+14155550100"}`))
+		authcode.WriteError(w, err)
 		return
 	}
-	if !devUserName.MatchString(user) {
-		authcode.WriteError(w, &authcode.Error{Code: authcode.CodeInvalidRequest, Message: "The user must be 1 to 64 letters, digits or . _ @ + - characters, starting with a letter or digit."})
-		return
-	}
-	id := identity.Identity{UserID: user}
-	if phoneNumber != "" {
-		id.Phone, err = phone.Normalize(phoneNumber, "")
-		if err != nil {
-			authcode.WriteError(w, &authcode.Error{Code: authcode.CodeInvalidCallerPhone, Message: "The phone is not a valid E.164 number: " + errors.Unwrap(err).Error() + "."})
-			return
-		}
-	}
-
 	if err := d.sessions.SignIn(w, id); err != nil {
 		authcode.WriteError(w, err)
 		return
 	}
 	d.logger.InfoContext(r.Context(), "dev user signed in", "request_id", requestid.FromContext(r.Context()), "user", id.UserID, "phone", phone.Mask(id.Phone))
 	w.WriteHeader(http.StatusNoContent)
+}
+
+// token issues a dev bearer token, for pages that send the widget's
+// generateCode requests with an Authorization header instead of a cookie:
+// POST /dev/token {"user": "NAME", "phone": "+E164"}.
+func (d *devRoutes) token(w http.ResponseWriter, r *http.Request) {
+	id, err := readDevUser(w, r)
+	if err != nil {
+		authcode.WriteError(w, err)
+		return
+	}
+	token, expires, err := d.sessions.Token(id)
+	if err != nil {
+		authcode.WriteError(w, err)
+		return
+	}
+	d.logger.InfoContext(r.Context(), "dev token issued", "request_id", requestid.FromContext(r.Context()), "user", id.UserID, "phone", phone.Mask(id.Phone))
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	json.NewEncoder(w).Encode(struct {
+		AccessToken string `json:"accessToken"`
+		TokenType   string `json:"tokenType"`
+		ExpiresIn   int    `json:"expiresIn"`
+	}{token, "Bearer", int(time.Until(expires).Seconds())})
+}
+
+// readDevUser reads and validates {"user": "NAME", "phone": "+E164"}.
+func readDevUser(w http.ResponseWriter, r *http.Request) (identity.Identity, error) {
+	var user, phoneNumber string
+	err := jsonbody.Read(w, r, authcode.DefaultMaxBodyBytes, map[string]*string{"user": &user, "phone": &phoneNumber})
+	if err != nil {
+		return identity.Identity{}, devBodyError(err, `{"user": "alice", "phone": "+14155550100"}`)
+	}
+	if !devUserName.MatchString(user) {
+		return identity.Identity{}, &authcode.Error{Code: authcode.CodeInvalidRequest, Message: "The user must be 1 to 64 letters, digits or . _ @ + - characters, starting with a letter or digit."}
+	}
+	id := identity.Identity{UserID: user}
+	if phoneNumber != "" {
+		id.Phone, err = phone.Normalize(phoneNumber, "")
+		if err != nil {
+			return identity.Identity{}, &authcode.Error{Code: authcode.CodeInvalidCallerPhone, Message: "The phone is not a valid E.164 number: " + errors.Unwrap(err).Error() + "."}
+		}
+	}
+	return id, nil
 }
 
 // devBodyError turns a jsonbody error into a response that shows an

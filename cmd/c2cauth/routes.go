@@ -34,6 +34,7 @@ func routes(b backend) http.Handler {
 		mux.Handle("GET /static/", b.dev.page())
 		mux.Handle("/dev/login", postOnly(b.dev.protect(http.HandlerFunc(b.dev.login))))
 		mux.Handle("/dev/logout", postOnly(b.dev.protect(http.HandlerFunc(b.dev.logout))))
+		mux.Handle("/dev/token", postOnly(b.dev.protect(http.HandlerFunc(b.dev.token))))
 		mux.Handle("/dev/redeem", postOnly(b.dev.protect(http.HandlerFunc(b.dev.redeem))))
 	}
 

@@ -64,18 +64,9 @@ type session struct {
 
 // SignIn sets a session cookie for id on w. The caller validates id first.
 func (m *Manager) SignIn(w http.ResponseWriter, id identity.Identity) error {
-	if id.UserID == "" {
-		return errors.New("sign in: empty user ID")
-	}
-	expires := m.now().Add(m.ttl())
-	payload, err := json.Marshal(session{User: id.UserID, Phone: id.Phone, Expires: expires.Unix()})
+	value, expires, err := m.Token(id)
 	if err != nil {
-		return fmt.Errorf("sign in: %w", err)
-	}
-	encoded := base64.RawURLEncoding.EncodeToString(payload)
-	value := encoded + "." + base64.RawURLEncoding.EncodeToString(m.sign(encoded))
-	if len(value) > maxCookieLength {
-		return errors.New("sign in: session too large for a cookie")
+		return err
 	}
 	http.SetCookie(w, &http.Cookie{
 		Name:     CookieName,
@@ -88,6 +79,26 @@ func (m *Manager) SignIn(w http.ResponseWriter, id identity.Identity) error {
 		SameSite: http.SameSiteStrictMode,
 	})
 	return nil
+}
+
+// Token returns a signed session for id and its expiry. The same value works
+// as the session cookie and as a bearer token (Authorization: Bearer), which
+// stands for the tokens of sites that sign users in without cookies.
+func (m *Manager) Token(id identity.Identity) (string, time.Time, error) {
+	if id.UserID == "" {
+		return "", time.Time{}, errors.New("sign in: empty user ID")
+	}
+	expires := m.now().Add(m.ttl())
+	payload, err := json.Marshal(session{User: id.UserID, Phone: id.Phone, Expires: expires.Unix()})
+	if err != nil {
+		return "", time.Time{}, fmt.Errorf("sign in: %w", err)
+	}
+	encoded := base64.RawURLEncoding.EncodeToString(payload)
+	value := encoded + "." + base64.RawURLEncoding.EncodeToString(m.sign(encoded))
+	if len(value) > maxCookieLength {
+		return "", time.Time{}, errors.New("sign in: session too large for a cookie")
+	}
+	return value, expires, nil
 }
 
 // SignOut clears the session cookie.
@@ -103,15 +114,26 @@ func (m *Manager) SignOut(w http.ResponseWriter) {
 	})
 }
 
-// Authenticate returns the identity in the request's session cookie. A
-// missing, tampered, malformed or expired cookie gives an error wrapping
+// Authenticate returns the identity in the request's bearer token or, when
+// the request has no Authorization header, its session cookie. A missing,
+// tampered, malformed or expired session gives an error wrapping
 // identity.ErrUnauthenticated.
 func (m *Manager) Authenticate(r *http.Request) (identity.Identity, error) {
-	cookie, err := r.Cookie(CookieName)
-	if err != nil {
-		return identity.Identity{}, fmt.Errorf("%w: no session cookie", identity.ErrUnauthenticated)
+	var value string
+	if authorization := r.Header.Get("Authorization"); authorization != "" {
+		scheme, token, ok := strings.Cut(authorization, " ")
+		if !ok || !strings.EqualFold(scheme, "Bearer") {
+			return identity.Identity{}, fmt.Errorf("%w: the Authorization header is not a bearer token", identity.ErrUnauthenticated)
+		}
+		value = strings.TrimSpace(token)
+	} else {
+		cookie, err := r.Cookie(CookieName)
+		if err != nil {
+			return identity.Identity{}, fmt.Errorf("%w: no session cookie or bearer token", identity.ErrUnauthenticated)
+		}
+		value = cookie.Value
 	}
-	s, err := m.verify(cookie.Value)
+	s, err := m.verify(value)
 	if err != nil {
 		return identity.Identity{}, fmt.Errorf("%w: %w", identity.ErrUnauthenticated, err)
 	}

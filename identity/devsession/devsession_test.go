@@ -97,6 +97,43 @@ func TestSessionRejected(t *testing.T) {
 	}
 }
 
+func TestBearerToken(t *testing.T) {
+	m, err := devsession.New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := identity.Identity{UserID: "bob", Phone: "+442079460018"}
+	token, _, err := m.Token(want)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	tests := []struct {
+		name          string
+		authorization string
+		ok            bool
+	}{
+		{"bearer", "Bearer " + token, true},
+		{"lowercase scheme", "bearer " + token, true},
+		{"basic", "Basic " + token, false},
+		{"no scheme", token, false},
+		{"tampered", "Bearer " + token + "x", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := httptest.NewRequest(http.MethodPost, "/v1/auth-code", nil)
+			r.Header.Set("Authorization", tt.authorization)
+			got, err := m.Authenticate(r)
+			if tt.ok && (err != nil || got != want) {
+				t.Errorf("got %+v, %v, want %+v", got, err, want)
+			}
+			if !tt.ok && !errors.Is(err, identity.ErrUnauthenticated) {
+				t.Errorf("got error %v, want ErrUnauthenticated", err)
+			}
+		})
+	}
+}
+
 func TestSignOutClearsCookie(t *testing.T) {
 	m, err := devsession.New()
 	if err != nil {
