@@ -50,3 +50,12 @@ func (e *Emulator) handleStats(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Cache-Control", "no-store")
 	writeJSON(w, http.StatusOK, e.Stats())
 }
+
+// SetClientSecret changes the secret that the token endpoint accepts, as
+// "Change Secret" does in Live Hub's IAM pages: the old secret stops working
+// at once. Tokens issued before stay valid until they expire or are revoked.
+func (e *Emulator) SetClientSecret(secret string) {
+	e.secretMu.Lock()
+	defer e.secretMu.Unlock()
+	e.clientSecret = secret
+}

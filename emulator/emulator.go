@@ -48,7 +48,8 @@ type Config struct {
 // concurrent use.
 type Emulator struct {
 	clientID       string
-	clientSecret   string
+	secretMu       sync.Mutex
+	clientSecret   string // guarded by secretMu, because SetClientSecret may change it
 	sipConnections map[string]bool
 	tokenTTL       time.Duration
 	codeTTL        time.Duration

@@ -109,10 +109,13 @@ func (e *Emulator) authenticateClient(r *http.Request, form url.Values) (status 
 	if id == "" {
 		return http.StatusUnauthorized, "invalid_client", "missing client credentials"
 	}
-	if e.clientID == "" || e.clientSecret == "" {
+	e.secretMu.Lock()
+	clientSecret := e.clientSecret
+	e.secretMu.Unlock()
+	if e.clientID == "" || clientSecret == "" {
 		return http.StatusUnauthorized, "invalid_client", "the emulator has no API client configured"
 	}
-	if !equalSecret(id, e.clientID) || !equalSecret(secret, e.clientSecret) {
+	if !equalSecret(id, e.clientID) || !equalSecret(secret, clientSecret) {
 		return http.StatusUnauthorized, "invalid_client", "unknown client or wrong client secret"
 	}
 	return 0, "", ""

@@ -150,6 +150,9 @@ type Client struct {
 	// request to Live Hub, for logging and metrics. Nil means none.
 	Observer *Observer
 
+	secretMu sync.Mutex
+	secret   string // set by SetClientSecret; empty means ClientSecret
+
 	mu            sync.Mutex
 	cached        *accessToken // nil when no token is held
 	inflight      *tokenFetch  // nil when no token request is running
@@ -395,4 +398,24 @@ func newDefaultHTTPClient() *http.Client {
 			return http.ErrUseLastResponse
 		},
 	}
+}
+
+// SetClientSecret replaces the client secret for later token requests, for
+// a secret rotated in Live Hub's IAM pages. The cached access token stays
+// in use until it is refreshed or Live Hub rejects it. It is safe to call
+// while other goroutines use the client.
+func (c *Client) SetClientSecret(secret string) {
+	c.secretMu.Lock()
+	defer c.secretMu.Unlock()
+	c.secret = secret
+}
+
+// clientSecret returns the secret set by SetClientSecret, or ClientSecret.
+func (c *Client) clientSecret() string {
+	c.secretMu.Lock()
+	defer c.secretMu.Unlock()
+	if c.secret != "" {
+		return c.secret
+	}
+	return c.ClientSecret
 }

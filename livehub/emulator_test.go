@@ -53,3 +53,30 @@ func TestTokenRefreshAgainstEmulator(t *testing.T) {
 		t.Errorf("got %d generate requests for %d codes; an expired token was used", stats.GenerateRequests, stats.CodesIssued)
 	}
 }
+
+func TestSetClientSecret(t *testing.T) {
+	em := emulatortest.NewServer(emulator.Config{})
+	defer em.Close()
+	client := &livehub.Client{BaseURL: em.URL, ClientID: em.ClientID, ClientSecret: em.ClientSecret}
+	ctx := context.Background()
+	if _, err := client.GenerateAuthenticationCode(ctx, em.SIPConnection, ""); err != nil {
+		t.Fatal(err)
+	}
+
+	// Live Hub's secret changes. The cached token still works, and the new
+	// secret is used once the client must fetch a token again.
+	em.Emulator.SetClientSecret("rotated-secret")
+	if _, err := client.GenerateAuthenticationCode(ctx, em.SIPConnection, ""); err != nil {
+		t.Fatalf("with the cached token: %v", err)
+	}
+	client.InvalidateToken()
+	if err := client.Ready(ctx); !livehub.IsUnauthorized(err) {
+		t.Fatalf("with the old secret: got %v, want an unauthorized error", err)
+	}
+
+	client.SetClientSecret("rotated-secret")
+	client.InvalidateToken()
+	if _, err := client.GenerateAuthenticationCode(ctx, em.SIPConnection, ""); err != nil {
+		t.Fatalf("with the new secret: %v", err)
+	}
+}

@@ -165,7 +165,8 @@ func (c *Client) newError(op string, status int, header http.Header, body []byte
 // secret, also form-encoded as the token request sends it, and extra.
 func (c *Client) secrets(extra ...string) []string {
 	var list []string
-	for _, s := range append([]string{c.ClientSecret, url.QueryEscape(c.ClientSecret)}, extra...) {
+	secret := c.clientSecret()
+	for _, s := range append([]string{secret, url.QueryEscape(secret), c.ClientSecret, url.QueryEscape(c.ClientSecret)}, extra...) {
 		if s != "" {
 			list = append(list, s)
 		}

@@ -185,7 +185,8 @@ func (c *Client) fetchToken(ctx context.Context, start time.Time) (*accessToken,
 	if c.ClientID == "" {
 		return nil, errors.New("livehub: client ID is empty")
 	}
-	if c.ClientSecret == "" {
+	secret := c.clientSecret()
+	if secret == "" {
 		return nil, errors.New("livehub: client secret is empty")
 	}
 
@@ -204,7 +205,7 @@ func (c *Client) fetchToken(ctx context.Context, start time.Time) (*accessToken,
 	requestCtx = context.WithValue(requestCtx, oauth2.HTTPClient, &httpClient)
 	config := clientcredentials.Config{
 		ClientID:     c.ClientID,
-		ClientSecret: c.ClientSecret,
+		ClientSecret: secret,
 		TokenURL:     c.baseURL() + "/oauth/token",
 		AuthStyle:    oauth2.AuthStyleInParams,
 	}
