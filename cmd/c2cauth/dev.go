@@ -93,25 +93,24 @@ func runDev(ctx context.Context, args []string, getenv getenvFunc, stdout, stder
 		Store:   ratelimit.NewMemory(ratelimit.MemoryOptions{}),
 		PerUser: ratelimit.Rate{Limit: 10, Period: time.Minute},
 	}
-	handler, err := authcode.New(authcode.Config{
-		Codes:             client,
-		Connections:       map[string]string{defaultConnectionName: devSIPConnection},
-		DefaultConnection: defaultConnectionName,
-		Authenticator:     sessions,
-		Origin:            sameOrigin,
-		Limiter:           limiter,
-		CallerPhone:       authcode.PhoneFromIdentity,
-		Logger:            logger,
-	})
-	if err != nil {
-		return err
-	}
 	dev := &devRoutes{
 		sessions:    sessions,
 		sameOrigin:  sameOrigin,
 		emulatorURL: emulatorURL,
 		httpClient:  &http.Client{Timeout: 5 * time.Second},
 		logger:      logger,
+	}
+	app, err := newApp(appConfig{
+		client:            client,
+		connections:       map[string]string{defaultConnectionName: devSIPConnection},
+		defaultConnection: defaultConnectionName,
+		policies:          policies{authenticator: sessions, origin: sameOrigin, limiter: limiter, close: func() {}},
+		callerPhone:       authcode.PhoneFromIdentity,
+		logger:            logger,
+		dev:               dev,
+	})
+	if err != nil {
+		return err
 	}
 
 	fmt.Fprintf(stdout, `c2cauth dev is running. Press Ctrl-C to stop.
@@ -128,11 +127,11 @@ func runDev(ctx context.Context, args []string, getenv getenvFunc, stdout, stder
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	wg.Go(func() {
-		errs[0] = serve(ctx, emulatorLn, em, logger)
+		errs[0] = serve(ctx, emulatorLn, nil, em, logger)
 		cancel()
 	})
 	wg.Go(func() {
-		errs[1] = serve(ctx, backendLn, routes(backend{authCode: handler, ready: client.Ready, logger: logger, dev: dev}), logger)
+		errs[1] = serve(ctx, backendLn, nil, app.backendHandler(true), logger)
 		cancel()
 	})
 	wg.Wait()

@@ -87,7 +87,7 @@ func runEmulator(ctx context.Context, args []string, getenv getenvFunc, stdout, 
 	}
 	fmt.Fprintf(stdout, "Live Hub emulator listening on %s\n  client ID: %s\n  SIP connections: %v\n", baseURL(ln), cfg.clientID, cfg.sipConnections)
 	logger.Info("emulator started", "url", baseURL(ln))
-	err = serve(ctx, ln, logRequests(em, logger), logger)
+	err = serve(ctx, ln, nil, logRequests(em, logger), logger)
 	logger.Info("emulator stopped")
 	return err
 }

@@ -15,6 +15,20 @@ type options struct {
 	fs     *flag.FlagSet
 	env    map[string]string // flag name to environment variable
 	stdout io.Writer
+
+	// configPath is the --config file, when the subcommand reads one.
+	configPath *string
+	// sharedKeys are configuration file keys of other subcommands, which
+	// this one ignores.
+	sharedKeys []string
+}
+
+// configFile adds --config, whose YAML or TOML file supplies every option
+// that neither a flag nor the environment sets.
+func (o *options) configFile(sharedKeys []string) {
+	o.configPath = new(string)
+	o.sharedKeys = sharedKeys
+	o.stringVar(o.configPath, "config", "C2CAUTH_CONFIG", "", "YAML or TOML `file` of options, keyed by option name; flags and environment variables override it")
 }
 
 // newOptions returns an empty flag set for the subcommand name. Help goes
@@ -68,8 +82,8 @@ func (o *options) listVar(p *[]string, name, env, usage string) {
 }
 
 // parse reads args, then fills every flag absent from args from its
-// environment variable. It returns a *usageError for bad input and
-// flag.ErrHelp for -h.
+// environment variable, then from the --config file. It returns a
+// *usageError for bad input and flag.ErrHelp for -h.
 func (o *options) parse(args []string, getenv getenvFunc) error {
 	if helpRequested(args) {
 		o.fs.SetOutput(o.stdout)
@@ -88,6 +102,7 @@ func (o *options) parse(args []string, getenv getenvFunc) error {
 	o.fs.Visit(func(f *flag.Flag) { onCommandLine[f.Name] = true })
 
 	var problems []error
+	setElsewhere := onCommandLine
 	o.fs.VisitAll(func(f *flag.Flag) {
 		env := o.env[f.Name]
 		if env == "" || onCommandLine[f.Name] {
@@ -97,10 +112,16 @@ func (o *options) parse(args []string, getenv getenvFunc) error {
 		if value == "" {
 			return
 		}
+		setElsewhere[f.Name] = true
 		if err := o.fs.Set(f.Name, value); err != nil {
 			problems = append(problems, fmt.Errorf("invalid value %q for %s: %w", value, env, err))
 		}
 	})
+	if o.configPath != nil && *o.configPath != "" {
+		if err := o.applyConfigFile(*o.configPath, setElsewhere, o.sharedKeys); err != nil {
+			problems = append(problems, err)
+		}
+	}
 	if err := errors.Join(problems...); err != nil {
 		return &usageError{err}
 	}

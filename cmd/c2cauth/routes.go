@@ -42,6 +42,16 @@ func routes(b backend) http.Handler {
 	return requestid.Middleware(mux)
 }
 
+// adminRoutes returns the handler of the admin listener: the probes and
+// the metrics, away from the public port.
+func adminRoutes(ready func(context.Context) error, logger *slog.Logger) http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("/healthz", getOnly(http.HandlerFunc(handleHealthz)))
+	mux.Handle("/readyz", getOnly(handleReadyz(ready, logger)))
+	mux.Handle("/", http.HandlerFunc(handleNotFound))
+	return requestid.Middleware(mux)
+}
+
 func handleHealthz(w http.ResponseWriter, r *http.Request) {
 	writeStatus(w, http.StatusOK, "ok")
 }

@@ -44,6 +44,8 @@ func commands() []command {
 		{"serve", "serve auth codes for a website against Live Hub", runServe},
 		{"dev", "run the backend, a Live Hub emulator and a demo page with no configuration", runDev},
 		{"emulator", "run the Live Hub emulator alone", runEmulator},
+		{"check", "validate the configuration and obtain a Live Hub access token", runCheck},
+		{"code", "request one authentication code from the command line", runCode},
 		{"version", "print the version", runVersion},
 	}
 }

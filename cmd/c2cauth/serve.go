@@ -2,103 +2,88 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"net"
-	"net/url"
-	"os"
-	"regexp"
-	"slices"
-	"strings"
-	"time"
+	"sync"
 
 	"github.com/c2cauth/c2cauth/authcode"
-	"github.com/c2cauth/c2cauth/livehub"
 	"github.com/c2cauth/c2cauth/phone"
 )
 
-// defaultConnectionName is the name under which --sip-connection is offered.
-const defaultConnectionName = "default"
-
-// connectionName is the form of a connection name in a URL path.
-var connectionName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$`)
-
-// serveConfig is the configuration of `c2cauth serve`.
+// serveConfig is the configuration of `c2cauth serve` and `c2cauth check`.
 type serveConfig struct {
-	listen           string
-	liveHubURL       string
-	clientID         string
-	clientSecret     string // only from LIVEHUB_CLIENT_SECRET, never a flag
-	clientSecretFile string
-	sipConnection    string
-	sipConnections   []string
-	policy           policyConfig
-	callerPhone      string
-	defaultRegion    string
-	upstreamTimeout  time.Duration
-	logFormat        string
-	logLevel         string
+	listen        string
+	adminListen   string
+	tlsCert       string
+	tlsKey        string
+	liveHub       liveHubConfig
+	policy        policyConfig
+	callerPhone   string
+	defaultRegion string
+	logFormat     string
+	logLevel      string
 }
 
-// settings is the validated form of serveConfig.
-type settings struct {
-	clientSecret      string
-	connections       map[string]string
-	defaultConnection string
-	policies          policies
-	callerPhone       authcode.PhoneMode
-	logger            *slog.Logger
+// serveSettings is the validated form of serveConfig.
+type serveSettings struct {
+	liveHub     liveHubSettings
+	policies    policies
+	callerPhone authcode.PhoneMode
+	tls         *tls.Config // nil for plain HTTP
+	logger      *slog.Logger
 }
 
 func (c *serveConfig) register(o *options) {
+	o.configFile(nil)
 	o.stringVar(&c.listen, "listen", "C2CAUTH_LISTEN", ":8080", "`address` the backend listens on")
-	o.stringVar(&c.liveHubURL, "livehub-url", "LIVEHUB_URL", livehub.DefaultBaseURL, "base `URL` of the Live Hub API")
-	o.stringVar(&c.clientID, "client-id", "LIVEHUB_CLIENT_ID", "", "Live Hub API client `ID`")
-	o.stringVar(&c.clientSecretFile, "client-secret-file", "LIVEHUB_CLIENT_SECRET_FILE", "", "`file` holding the Live Hub API client secret; or set LIVEHUB_CLIENT_SECRET")
-	o.stringVar(&c.sipConnection, "sip-connection", "C2CAUTH_SIP_CONNECTION", "", "Live Hub SIP connection `ID` that POST /v1/auth-code uses")
-	o.listVar(&c.sipConnections, "sip-connections", "C2CAUTH_SIP_CONNECTIONS", "named SIP connections as `NAME=ID,...`, served at POST /v1/auth-code/NAME")
+	o.stringVar(&c.adminListen, "admin-listen", "C2CAUTH_ADMIN_LISTEN", "", "`address` for /metrics, /healthz and /readyz alone, such as :9090; empty serves them on --listen")
+	o.stringVar(&c.tlsCert, "tls-cert", "C2CAUTH_TLS_CERT", "", "PEM certificate chain `file` for HTTPS on --listen; with --tls-key")
+	o.stringVar(&c.tlsKey, "tls-key", "C2CAUTH_TLS_KEY", "", "PEM private key `file` for HTTPS on --listen; with --tls-cert")
+	c.liveHub.register(o)
 	c.policy.register(o)
-	o.stringVar(&c.callerPhone, "caller-phone", "C2CAUTH_CALLER_PHONE", "identity", "caller phone asserted to Live Hub: `identity`, request or off")
+	o.stringVar(&c.callerPhone, "caller-phone", "C2CAUTH_CALLER_PHONE", "identity", "caller phone asserted to Live Hub: `mode` identity, request or off")
 	o.stringVar(&c.defaultRegion, "default-region", "C2CAUTH_DEFAULT_REGION", "", "`region` code, such as US, for request phone numbers without a country code")
-	o.durationVar(&c.upstreamTimeout, "upstream-timeout", "C2CAUTH_UPSTREAM_TIMEOUT", authcode.DefaultUpstreamTimeout, "maximum `duration` spent on Live Hub for one request")
 	o.stringVar(&c.logFormat, "log-format", "C2CAUTH_LOG_FORMAT", "text", "log `format`: text or json")
 	o.stringVar(&c.logLevel, "log-level", "C2CAUTH_LOG_LEVEL", "info", "log `level`: debug, info, warn or error")
 }
 
 // validate checks the whole configuration and reports every problem at
-// once, each naming the option to fix.
-func (c *serveConfig) validate(getenv getenvFunc, stderr io.Writer) (settings, error) {
-	var s settings
+// once, each naming the option to fix. On success the caller must call
+// close on the returned policies.
+func (c *serveConfig) validate(getenv getenvFunc, stderr io.Writer) (serveSettings, error) {
+	var s serveSettings
 	var problems []error
 	report := func(format string, args ...any) { problems = append(problems, fmt.Errorf(format, args...)) }
 
 	if _, _, err := net.SplitHostPort(c.listen); err != nil {
 		report("--listen %q is not a host:port address, such as :8080", c.listen)
 	}
-	if err := checkLiveHubURL(c.liveHubURL); err != nil {
-		report("--livehub-url: %v", err)
+	if _, _, err := net.SplitHostPort(c.adminListen); c.adminListen != "" && err != nil {
+		report("--admin-listen %q is not a host:port address, such as :9090", c.adminListen)
 	}
-	if c.clientID == "" {
-		report("--client-id is missing; set it to the ID of a Live Hub API client")
-	}
-
-	secret, err := readSecret(getenv("LIVEHUB_CLIENT_SECRET"), c.clientSecretFile)
-	if err != nil {
-		problems = append(problems, err)
-	}
-	s.clientSecret = secret
-
-	s.connections, s.defaultConnection, err = parseConnections(c.sipConnection, c.sipConnections)
-	if err != nil {
-		problems = append(problems, err)
+	switch {
+	case c.tlsCert == "" && c.tlsKey == "":
+	case c.tlsCert == "" || c.tlsKey == "":
+		report("--tls-cert and --tls-key must be set together")
+	default:
+		cert, err := tls.LoadX509KeyPair(c.tlsCert, c.tlsKey)
+		if err != nil {
+			report("--tls-cert and --tls-key: %v", err)
+		}
+		s.tls = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
 	}
 
-	var policyProblems []error
-	s.policies, policyProblems = c.policy.build(c.defaultRegion)
-	problems = append(problems, policyProblems...)
+	var more []error
+	s.liveHub, more = c.liveHub.validate(getenv)
+	problems = append(problems, more...)
+	s.policies, more = c.policy.build(c.defaultRegion)
+	problems = append(problems, more...)
 
+	var err error
 	s.callerPhone, err = authcode.ParsePhoneMode(c.callerPhone)
 	if err != nil {
 		report("--caller-phone: %v", err)
@@ -106,104 +91,46 @@ func (c *serveConfig) validate(getenv getenvFunc, stderr io.Writer) (settings, e
 	if c.defaultRegion != "" && !phone.ValidRegion(c.defaultRegion) {
 		report("--default-region %q is not a known region code; use a code such as US or GB", c.defaultRegion)
 	}
-	if c.upstreamTimeout <= 0 {
-		report("--upstream-timeout %s must be positive", c.upstreamTimeout)
-	}
-
 	s.logger, err = newLogger(stderr, c.logFormat, c.logLevel)
 	if err != nil {
 		problems = append(problems, err)
 	}
 
 	if err := errors.Join(problems...); err != nil {
-		if s.policies.close != nil {
-			s.policies.close()
-		}
-		return settings{}, &usageError{fmt.Errorf("invalid configuration:\n%w", err)}
+		s.policies.close()
+		return serveSettings{}, &usageError{fmt.Errorf("invalid configuration:\n%w", err)}
 	}
 	return s, nil
 }
 
-// checkLiveHubURL accepts an https URL, or an http URL on a loopback host
-// for an emulator, because an access token sent in clear text can be stolen.
-func checkLiveHubURL(raw string) error {
-	u, err := url.Parse(raw)
-	if err != nil || u.Host == "" {
-		return fmt.Errorf("%q is not an absolute URL such as %s", raw, livehub.DefaultBaseURL)
-	}
-	if u.Path != "" && u.Path != "/" || u.RawQuery != "" || u.User != nil {
-		return fmt.Errorf("%q must be a scheme and host only, such as %s", raw, livehub.DefaultBaseURL)
-	}
-	switch u.Scheme {
-	case "https":
-		return nil
-	case "http":
-		host := u.Hostname()
-		if ip := net.ParseIP(host); host == "localhost" || ip != nil && ip.IsLoopback() {
-			return nil
-		}
-		return fmt.Errorf("%q uses plain http; use https (plain http is allowed only on loopback, for an emulator)", raw)
-	default:
-		return fmt.Errorf("%q must use https", raw)
-	}
+// logStart logs the effective configuration, which holds no secret.
+func (c *serveConfig) logStart(logger *slog.Logger, s serveSettings, url string) {
+	logger.Info("c2cauth serving",
+		"url", url,
+		"admin_listen", c.adminListen,
+		"tls", s.tls != nil,
+		"livehub_url", c.liveHub.url,
+		"client_id", c.liveHub.clientID,
+		"client_secret_from", secretSource(c.liveHub.clientSecretFile),
+		"connections", connectionNames(s.liveHub.connections),
+		"default_connection", s.liveHub.defaultConnection,
+		"upstream_timeout", c.liveHub.upstreamTimeout,
+		"auth", c.policy.auth,
+		"allowed_origins", s.policies.origin.Origins(),
+		"trusted_proxies", c.policy.trustedProxies,
+		"limit_user", s.policies.limiter.PerUser.String(),
+		"limit_ip", s.policies.limiter.PerIP.String(),
+		"limit_global", s.policies.limiter.Global.String(),
+		"caller_phone", c.callerPhone,
+		"default_region", c.defaultRegion)
 }
 
-// readSecret returns the client secret from the environment or the file.
-func readSecret(fromEnv, file string) (string, error) {
-	switch {
-	case fromEnv != "" && file != "":
-		return "", errors.New("LIVEHUB_CLIENT_SECRET and --client-secret-file are both set; use one of them")
-	case fromEnv != "":
-		return fromEnv, nil
-	case file == "":
-		return "", errors.New("the client secret is missing; set LIVEHUB_CLIENT_SECRET or --client-secret-file")
+// secretSource names where the client secret comes from, for the log.
+func secretSource(file string) string {
+	if file != "" {
+		return "file " + file
 	}
-	data, err := os.ReadFile(file)
-	if err != nil {
-		return "", fmt.Errorf("--client-secret-file: %w", err)
-	}
-	secret := strings.TrimSpace(string(data))
-	if secret == "" {
-		return "", fmt.Errorf("--client-secret-file %q is empty", file)
-	}
-	return secret, nil
-}
-
-// parseConnections builds the map from connection name to SIP connection ID.
-// --sip-connection is the default, named "default"; without it the first of
-// --sip-connections is the default.
-func parseConnections(defaultID string, named []string) (map[string]string, string, error) {
-	connections := make(map[string]string)
-	var problems []error
-	defaultName := ""
-	if defaultID != "" {
-		connections[defaultConnectionName] = defaultID
-		defaultName = defaultConnectionName
-	}
-	for _, entry := range named {
-		name, id, ok := strings.Cut(entry, "=")
-		name, id = strings.TrimSpace(name), strings.TrimSpace(id)
-		switch {
-		case !ok || id == "":
-			problems = append(problems, fmt.Errorf("--sip-connections entry %q is not NAME=ID", entry))
-			continue
-		case !connectionName.MatchString(name):
-			problems = append(problems, fmt.Errorf("--sip-connections name %q must be 1 to 64 letters, digits, '.', '_' or '-'", name))
-			continue
-		}
-		if _, dup := connections[name]; dup {
-			problems = append(problems, fmt.Errorf("--sip-connections names %q twice (or it clashes with --sip-connection, which is named %q)", name, defaultConnectionName))
-			continue
-		}
-		connections[name] = id
-		if defaultName == "" {
-			defaultName = name
-		}
-	}
-	if len(connections) == 0 && len(problems) == 0 {
-		problems = append(problems, errors.New("no SIP connection is configured; set --sip-connection to a Live Hub click-to-call SIP connection ID"))
-	}
-	return connections, defaultName, errors.Join(problems...)
+	return "LIVEHUB_CLIENT_SECRET"
 }
 
 func runServe(ctx context.Context, args []string, getenv getenvFunc, stdout, stderr io.Writer) error {
@@ -219,22 +146,15 @@ func runServe(ctx context.Context, args []string, getenv getenvFunc, stdout, std
 	}
 	defer s.policies.close()
 
-	client := &livehub.Client{
-		BaseURL:      cfg.liveHubURL,
-		ClientID:     cfg.clientID,
-		ClientSecret: s.clientSecret,
-	}
-	handler, err := authcode.New(authcode.Config{
-		Codes:             client,
-		Connections:       s.connections,
-		DefaultConnection: s.defaultConnection,
-		Authenticator:     s.policies.authenticator,
-		Origin:            s.policies.origin,
-		Limiter:           s.policies.limiter,
-		CallerPhone:       s.callerPhone,
-		DefaultRegion:     cfg.defaultRegion,
-		UpstreamTimeout:   cfg.upstreamTimeout,
-		Logger:            s.logger,
+	app, err := newApp(appConfig{
+		client:            cfg.liveHub.newClient(s.liveHub),
+		connections:       s.liveHub.connections,
+		defaultConnection: s.liveHub.defaultConnection,
+		policies:          s.policies,
+		callerPhone:       s.callerPhone,
+		defaultRegion:     cfg.defaultRegion,
+		upstreamTimeout:   cfg.liveHub.upstreamTimeout,
+		logger:            s.logger,
 	})
 	if err != nil {
 		return err
@@ -244,32 +164,41 @@ func runServe(ctx context.Context, args []string, getenv getenvFunc, stdout, std
 	if err != nil {
 		return err
 	}
-	s.logger.Info("c2cauth serving",
-		"url", baseURL(ln),
-		"livehub_url", cfg.liveHubURL,
-		"client_id", cfg.clientID,
-		"auth", cfg.policy.auth,
-		"allowed_origins", cfg.policy.allowedOrigins,
-		"trusted_proxies", cfg.policy.trustedProxies,
-		"limit_user", s.policies.limiter.PerUser.String(),
-		"limit_ip", s.policies.limiter.PerIP.String(),
-		"limit_global", s.policies.limiter.Global.String(),
-		"caller_phone", cfg.callerPhone,
-		"connections", connectionNames(s.connections),
-		"default_connection", s.defaultConnection)
-	fmt.Fprintf(stdout, "c2cauth backend listening on %s\n", baseURL(ln))
-
-	err = serve(ctx, ln, routes(backend{authCode: handler, ready: client.Ready, logger: s.logger}), s.logger)
-	s.logger.Info("c2cauth stopped")
-	return err
-}
-
-// connectionNames lists the configured names for the start-up log.
-func connectionNames(connections map[string]string) []string {
-	names := make([]string, 0, len(connections))
-	for name := range connections {
-		names = append(names, name)
+	var adminLn net.Listener
+	if cfg.adminListen != "" {
+		if adminLn, err = listen(cfg.adminListen, "the admin endpoints"); err != nil {
+			ln.Close()
+			return err
+		}
 	}
-	slices.Sort(names)
-	return names
+	url := baseURL(ln)
+	if s.tls != nil {
+		url = "https" + url[len("http"):]
+	}
+	cfg.logStart(s.logger, s, url)
+	fmt.Fprintf(stdout, "c2cauth backend listening on %s\n", url)
+	if adminLn != nil {
+		fmt.Fprintf(stdout, "c2cauth admin endpoints listening on %s\n", baseURL(adminLn))
+	}
+
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var wg sync.WaitGroup
+	if cfg.liveHub.clientSecretFile != "" {
+		wg.Go(func() { app.secrets.watch(ctx, cfg.liveHub.clientSecretFile) })
+	}
+	errs := make([]error, 2)
+	wg.Go(func() {
+		errs[0] = serve(ctx, ln, s.tls, app.backendHandler(adminLn == nil), s.logger)
+		cancel()
+	})
+	if adminLn != nil {
+		wg.Go(func() {
+			errs[1] = serve(ctx, adminLn, nil, app.adminHandler(), s.logger)
+			cancel()
+		})
+	}
+	wg.Wait()
+	s.logger.Info("c2cauth stopped")
+	return errors.Join(errs...)
 }

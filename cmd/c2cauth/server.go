@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -35,7 +36,8 @@ func listen(addr, purpose string) (net.Listener, error) {
 
 // serve runs an HTTP server on ln until ctx is cancelled, then shuts it down
 // gracefully, giving in-flight requests up to shutdownTimeout to finish.
-func serve(ctx context.Context, ln net.Listener, handler http.Handler, logger *slog.Logger) error {
+// With tlsConfig it serves HTTPS.
+func serve(ctx context.Context, ln net.Listener, tlsConfig *tls.Config, handler http.Handler, logger *slog.Logger) error {
 	srv := &http.Server{
 		Handler:           handler,
 		ReadHeaderTimeout: readHeaderTimeout,
@@ -45,10 +47,17 @@ func serve(ctx context.Context, ln net.Listener, handler http.Handler, logger *s
 		MaxHeaderBytes:    maxHeaderBytes,
 		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
 		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
+		TLSConfig:         tlsConfig,
 	}
 
 	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
+	go func() {
+		if tlsConfig != nil {
+			errc <- srv.ServeTLS(ln, "", "")
+			return
+		}
+		errc <- srv.Serve(ln)
+	}()
 
 	select {
 	case err := <-errc:
