@@ -48,7 +48,7 @@ type policyConfig struct {
 }
 
 func (c *policyConfig) register(o *options) {
-	o.stringVar(&c.auth, "auth", "C2CAUTH_AUTH", "", "who may request codes: `mode` none (anyone; public sites), forward, jwt or header")
+	o.stringVar(&c.auth, "auth", "C2CAUTH_AUTH", "", "`mode` that decides who may request codes: none (anyone; public sites), forward, jwt or header")
 	o.stringVar(&c.forwardURL, "forward-url", "C2CAUTH_FORWARD_URL", "", "with --auth forward: the site's `URL` that answers 2xx with {\"user\": ID, \"phone\": E164} for a signed-in visitor, given the visitor's Cookie and Authorization headers")
 	o.durationVar(&c.forwardTimeout, "forward-timeout", "C2CAUTH_FORWARD_TIMEOUT", 2*time.Second, "with --auth forward: maximum `duration` of one sign-in check")
 	o.stringVar(&c.jwtJWKSURL, "jwt-jwks-url", "C2CAUTH_JWT_JWKS_URL", "", "with --auth jwt: `URL` of the identity provider's JSON Web Key Set")

@@ -45,7 +45,7 @@ func (c *serveConfig) register(o *options) {
 	o.stringVar(&c.tlsKey, "tls-key", "C2CAUTH_TLS_KEY", "", "PEM private key `file` for HTTPS on --listen; with --tls-cert")
 	c.liveHub.register(o)
 	c.policy.register(o)
-	o.stringVar(&c.callerPhone, "caller-phone", "C2CAUTH_CALLER_PHONE", "identity", "caller phone asserted to Live Hub: `mode` identity, request or off")
+	o.stringVar(&c.callerPhone, "caller-phone", "C2CAUTH_CALLER_PHONE", "identity", "`mode` that chooses the caller phone asserted to Live Hub: identity, request or off")
 	o.stringVar(&c.defaultRegion, "default-region", "C2CAUTH_DEFAULT_REGION", "", "`region` code, such as US, for request phone numbers without a country code")
 	o.stringVar(&c.logFormat, "log-format", "C2CAUTH_LOG_FORMAT", "text", "log `format`: text or json")
 	o.stringVar(&c.logLevel, "log-level", "C2CAUTH_LOG_LEVEL", "info", "log `level`: debug, info, warn or error")
