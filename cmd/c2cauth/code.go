@@ -16,6 +16,7 @@ func runCode(ctx context.Context, args []string, getenv getenvFunc, stdout, stde
 	var asJSON bool
 	o := newOptions("code", "Request one authentication code from Live Hub and print it, for a manual test.", stdout, stderr)
 	o.configFile(sharedConfigKeys())
+	o.commandLineOnly = []string{"caller-phone"}
 	cfg.register(o)
 	o.stringVar(&connection, "connection", "", "", "connection `name` to request the code for; empty means the default connection")
 	o.stringVar(&callerPhone, "caller-phone", "", "", "caller `phone` for Live Hub to assert, such as +14155550100")

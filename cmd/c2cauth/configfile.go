@@ -112,7 +112,7 @@ func (o *options) applyConfigFile(path string, setElsewhere map[string]bool, sha
 			problems = append(problems, fmt.Errorf("--config %q: the client secret cannot be in the configuration file; put it in its own file and set client-secret-file", path))
 			continue
 		}
-		if o.fs.Lookup(key) == nil {
+		if o.fs.Lookup(key) == nil || slices.Contains(o.commandLineOnly, key) {
 			if !slices.Contains(shared, key) {
 				problems = append(problems, fmt.Errorf("--config %q: unknown key %q; keys are the option names without dashes, as `c2cauth %s --help` lists them", path, key, o.fs.Name()))
 			}

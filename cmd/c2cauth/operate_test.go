@@ -115,7 +115,7 @@ func TestConfigFilePrecedence(t *testing.T) {
 	os.WriteFile(secretFile, []byte(em.ClientSecret+"\n"), 0o600)
 
 	files := map[string]string{
-		"c2cauth.yaml": "livehub-url: " + em.URL + "\nclient-id: from-file\nclient-secret-file: " + secretFile + "\nsip-connection: " + em.SIPConnection + "\nauth: none\nlimit-user: 5/1m\nsip-connections:\n  - sales=" + em.SIPConnection + "\n",
+		"c2cauth.yaml": "livehub-url: " + em.URL + "\nclient-id: from-file\nclient-secret-file: " + secretFile + "\nsip-connection: " + em.SIPConnection + "\nauth: none\ncaller-phone: request\nlimit-user: 5/1m\nsip-connections:\n  - sales=" + em.SIPConnection + "\n",
 		"c2cauth.toml": "livehub-url = \"" + em.URL + "\"\nclient-id = \"from-file\"\nclient-secret-file = \"" + secretFile + "\"\nsip-connection = \"" + em.SIPConnection + "\"\nauth = \"none\"\nsip-connections = [\"sales=" + em.SIPConnection + "\"]\n",
 	}
 	for name, content := range files {

@@ -21,6 +21,9 @@ type options struct {
 	// sharedKeys are configuration file keys of other subcommands, which
 	// this one ignores.
 	sharedKeys []string
+	// commandLineOnly are options that the configuration file never sets,
+	// because the file's key of that name means something else to serve.
+	commandLineOnly []string
 }
 
 // configFile adds --config, whose YAML or TOML file supplies every option
