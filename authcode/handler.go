@@ -112,6 +112,13 @@ type Config struct {
 	// Logger receives one audit event per request. Nil means no logs.
 	Logger *slog.Logger
 
+	// OnResult, when set, is called after each request with the connection
+	// name and the outcome, "issued" or the error code, for metrics. The
+	// connection is a configured name, or "unknown" when the request named
+	// none that is configured or was rejected before its connection was
+	// looked up, so that visitors cannot create new values.
+	OnResult func(ctx context.Context, connection, outcome string)
+
 	// Now returns the current time; nil means time.Now. It measures latency.
 	Now func() time.Time
 }
@@ -198,6 +205,26 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		WriteError(w, err)
 	}
 	h.audit(r, &req, err, h.cfg.Now().Sub(start))
+	h.reportResult(r, &req, err)
+}
+
+// reportResult calls OnResult for every request but a granted preflight.
+func (h *Handler) reportResult(r *http.Request, req *request, err error) {
+	if h.cfg.OnResult == nil || r.Method == http.MethodOptions && err == nil {
+		return
+	}
+	connection := "unknown"
+	if _, ok := h.cfg.Connections[req.connection]; ok {
+		connection = req.connection
+	}
+	outcome := "issued"
+	if err != nil {
+		outcome = string(CodeInternal)
+		if e, ok := errors.AsType[*Error](err); ok {
+			outcome = string(e.Code)
+		}
+	}
+	h.cfg.OnResult(r.Context(), connection, outcome)
 }
 
 func (h *Handler) serve(w http.ResponseWriter, r *http.Request, req *request) error {

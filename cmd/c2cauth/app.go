@@ -1,12 +1,14 @@
 package main
 
 import (
+	"context"
 	"log/slog"
 	"net/http"
 	"time"
 
 	"github.com/c2cauth/c2cauth/authcode"
 	"github.com/c2cauth/c2cauth/livehub"
+	"github.com/c2cauth/c2cauth/metrics"
 )
 
 // appConfig is the set of parts that newApp wires together.
@@ -28,6 +30,7 @@ type app struct {
 	client   *livehub.Client
 	authCode *authcode.Handler
 	secrets  *secretWatcher
+	metrics  *metrics.Metrics
 	logger   *slog.Logger
 	dev      *devRoutes
 }
@@ -35,9 +38,9 @@ type app struct {
 // newApp connects the client's events to the log, builds the auth-code
 // handler and returns the app.
 func newApp(cfg appConfig) (*app, error) {
-	a := &app{client: cfg.client, logger: cfg.logger, dev: cfg.dev}
+	a := &app{client: cfg.client, logger: cfg.logger, dev: cfg.dev, metrics: metrics.New()}
 	a.secrets = newSecretWatcher(cfg.client, cfg.logger)
-	cfg.client.Observer = newLiveHubLog(cfg.logger, a.secrets).observer()
+	cfg.client.Observer = metrics.ChainObservers(newLiveHubLog(cfg.logger, a.secrets).observer(), a.metrics.Observer())
 
 	handler, err := authcode.New(authcode.Config{
 		Codes:             cfg.client,
@@ -50,6 +53,9 @@ func newApp(cfg appConfig) (*app, error) {
 		DefaultRegion:     cfg.defaultRegion,
 		UpstreamTimeout:   cfg.upstreamTimeout,
 		Logger:            cfg.logger,
+		OnResult: func(_ context.Context, connection, outcome string) {
+			a.metrics.AuthCodeResult(connection, outcome)
+		},
 	})
 	if err != nil {
 		return nil, err
@@ -61,10 +67,14 @@ func newApp(cfg appConfig) (*app, error) {
 // backendHandler returns the public handler. withAdmin adds /metrics,
 // for deployments without a separate admin listener.
 func (a *app) backendHandler(withAdmin bool) http.Handler {
-	return routes(backend{authCode: a.authCode, ready: a.client.Ready, logger: a.logger, dev: a.dev})
+	b := backend{authCode: a.authCode, ready: a.client.Ready, logger: a.logger, dev: a.dev, instrument: a.metrics.Instrument}
+	if withAdmin {
+		b.metrics = a.metrics.Handler()
+	}
+	return routes(b)
 }
 
 // adminHandler returns the handler of the admin listener.
 func (a *app) adminHandler() http.Handler {
-	return adminRoutes(a.client.Ready, a.logger)
+	return adminRoutes(a.client.Ready, a.metrics.Handler(), a.logger)
 }

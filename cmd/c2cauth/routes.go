@@ -15,10 +15,12 @@ const readyTimeout = 3 * time.Second
 
 // backend is the set of dependencies of the backend's routes.
 type backend struct {
-	authCode *authcode.Handler
-	ready    func(context.Context) error // nil error when Live Hub can be called
-	logger   *slog.Logger
-	dev      *devRoutes // nil outside dev mode
+	authCode   *authcode.Handler
+	ready      func(context.Context) error // nil error when Live Hub can be called
+	logger     *slog.Logger
+	dev        *devRoutes                      // nil outside dev mode
+	metrics    http.Handler                    // nil when /metrics is on the admin listener
+	instrument func(http.Handler) http.Handler // counts requests by route; nil means none
 }
 
 // routes returns the backend's HTTP handler. Every route of the backend is
@@ -28,6 +30,9 @@ func routes(b backend) http.Handler {
 	b.authCode.Register(mux)
 	mux.Handle("/healthz", getOnly(http.HandlerFunc(handleHealthz)))
 	mux.Handle("/readyz", getOnly(handleReadyz(b.ready, b.logger)))
+	if b.metrics != nil {
+		mux.Handle("/metrics", getOnly(b.metrics))
+	}
 
 	if b.dev != nil {
 		mux.Handle("GET /{$}", b.dev.page())
@@ -39,13 +44,18 @@ func routes(b backend) http.Handler {
 	}
 
 	mux.Handle("/", http.HandlerFunc(handleNotFound))
-	return requestid.Middleware(mux)
+	var handler http.Handler = mux
+	if b.instrument != nil {
+		handler = b.instrument(mux)
+	}
+	return requestid.Middleware(handler)
 }
 
 // adminRoutes returns the handler of the admin listener: the probes and
 // the metrics, away from the public port.
-func adminRoutes(ready func(context.Context) error, logger *slog.Logger) http.Handler {
+func adminRoutes(ready func(context.Context) error, metrics http.Handler, logger *slog.Logger) http.Handler {
 	mux := http.NewServeMux()
+	mux.Handle("/metrics", getOnly(metrics))
 	mux.Handle("/healthz", getOnly(http.HandlerFunc(handleHealthz)))
 	mux.Handle("/readyz", getOnly(handleReadyz(ready, logger)))
 	mux.Handle("/", http.HandlerFunc(handleNotFound))
