@@ -69,6 +69,27 @@ var ErrInvalidResponse = errors.New("livehub: invalid response")
 // meanwhile fail at once with an error that wraps ErrTokenBackoff and the
 // last failure.
 //
+// # Shared access tokens
+//
+// With a TokenStore, the Client takes its tokens from the store when it can.
+// Whenever it would request a token, it first loads the shared one and uses
+// it if it is still before its refresh time, or for a request ahead of time
+// before its own refresh-ahead time. Otherwise it tries to take the store's
+// lock for Timeout plus one second. The holder requests a token, shares it
+// and releases the lock. The other Clients look in the store every 50 ms,
+// use the token that appears, take the lock when it is free again, and
+// request a token themselves once the lease has passed. So one Client requests
+// the token that all share, at start, ahead of each expiry and after a
+// revocation. A 401 removes the rejected token from the store, unless the
+// store holds another by then, and the Client does not take it from the
+// store again.
+//
+// A call to the store that fails, or that takes longer than one second or
+// Timeout if that is shorter, is reported to Observer.TokenStore, and the
+// Client then requests its own token as it would without a store. So each
+// Client goes on working while the store is away, and uses it again on its
+// next token request.
+//
 // # Retries
 //
 // GenerateAuthenticationCode retries a generate request that failed with a
@@ -150,6 +171,12 @@ type Client struct {
 	// request to Live Hub, for logging and metrics. Nil means none.
 	Observer *Observer
 
+	// TokenStore, when set, shares access tokens with other Clients, such
+	// as the other replicas of a program. Nil means that the Client
+	// requests its own tokens. The Client documentation describes how it
+	// is used.
+	TokenStore TokenStore
+
 	secretMu sync.Mutex
 	secret   string // set by SetClientSecret; empty means ClientSecret
 
@@ -159,6 +186,7 @@ type Client struct {
 	fetchErr      error        // error of the last token request, nil after a success
 	fetchFailures int          // failed token requests in a row
 	fetchRetryAt  time.Time    // no token request before this time, by Now
+	rejected      string       // the last token dropped, which loadShared skips
 
 	gate        throttleGate
 	retryBudget retryBudgetState
@@ -217,7 +245,9 @@ func (c *Client) GenerateAuthenticationCode(ctx context.Context, sipConnectionID
 			// Live Hub no longer accepts the token, for example because it
 			// was revoked before its expiry, so replace it and try once more.
 			tokenReplaced = true
-			c.dropToken(token)
+			if c.dropToken(token) && c.TokenStore != nil {
+				c.invalidateShared(ctx, token.value)
+			}
 			c.observeRetry(ctx, RetryEvent{Op: OpGenerate, Attempt: sent + 1, Err: err})
 			continue
 		}
@@ -249,10 +279,14 @@ func (c *Client) Ready(ctx context.Context) error {
 }
 
 // InvalidateToken drops the cached access token and ends any token backoff,
-// so the next call fetches a new token at once. Use it after the client
-// secret was changed in Live Hub.
+// so the next call fetches a new token at once. With a TokenStore, that
+// call may take a token from the store, but not the dropped one. Use it
+// after the client secret was changed in Live Hub.
 func (c *Client) InvalidateToken() {
 	c.mu.Lock()
+	if c.cached != nil {
+		c.rejected = c.cached.value
+	}
 	c.cached = nil
 	c.fetchFailures, c.fetchRetryAt = 0, time.Time{}
 	c.mu.Unlock()

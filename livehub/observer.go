@@ -30,6 +30,10 @@ type Observer struct {
 	// Upstream is called when a request to Live Hub has finished, a token
 	// request or a generate request, whatever its outcome.
 	Upstream func(ctx context.Context, e UpstreamEvent)
+
+	// TokenStore is called when a call to Client.TokenStore has failed, and
+	// when the client took a token from the store instead of requesting one.
+	TokenStore func(ctx context.Context, e TokenStoreEvent)
 }
 
 // RetryEvent describes a generate request about to be sent again.
@@ -79,6 +83,24 @@ type UpstreamEvent struct {
 	Err error
 }
 
+// TokenStoreEvent describes a failed call to Client.TokenStore, or a token
+// taken from it.
+type TokenStoreEvent struct {
+	// Op is the call: StoreLoad, StoreSave, StoreInvalidate or StoreLock.
+	Op string
+
+	// Err is the error of a failed call. It is nil when the client took a
+	// token from the store, and Op is then StoreLoad.
+	Err error
+
+	// Duration is how long a failed call took, by the real clock.
+	Duration time.Duration
+
+	// Background is true when the call served a token request started ahead
+	// of time, as in TokenFetchEvent.
+	Background bool
+}
+
 func (c *Client) observeRetry(ctx context.Context, e RetryEvent) {
 	if c.Observer != nil && c.Observer.Retry != nil {
 		c.Observer.Retry(ctx, e)
@@ -94,5 +116,11 @@ func (c *Client) observeTokenFetch(ctx context.Context, e TokenFetchEvent) {
 func (c *Client) observeUpstream(ctx context.Context, e UpstreamEvent) {
 	if c.Observer != nil && c.Observer.Upstream != nil {
 		c.Observer.Upstream(ctx, e)
+	}
+}
+
+func (c *Client) observeTokenStore(ctx context.Context, e TokenStoreEvent) {
+	if c.Observer != nil && c.Observer.TokenStore != nil {
+		c.Observer.TokenStore(ctx, e)
 	}
 }

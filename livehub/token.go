@@ -32,6 +32,22 @@ type accessToken struct {
 	// refreshAhead is when the client starts fetching the next token in the
 	// background while it goes on using this one.
 	refreshAhead time.Time
+
+	// lifetime is the token's lifetime, which a TokenStore keeps with it.
+	lifetime time.Duration
+}
+
+// newAccessToken returns the token value with its lifetime measured from
+// start, and the times that follow from them.
+func newAccessToken(value string, start time.Time, lifetime time.Duration) *accessToken {
+	expiry := start.Add(lifetime)
+	return &accessToken{
+		value:        value,
+		expiry:       expiry,
+		refresh:      expiry.Add(-refreshMargin(lifetime)),
+		refreshAhead: start.Add(refreshAheadAfter(lifetime)),
+		lifetime:     lifetime,
+	}
 }
 
 // tokenFetch is one token request shared by every goroutine that waits for
@@ -144,13 +160,18 @@ func (c *Client) startFetch(ctx context.Context, start time.Time, background boo
 	return fetch
 }
 
-// runFetch performs fetch, reports it to the Observer, caches a successful
-// result and wakes the waiters. A failure is not cached, but it starts or
-// lengthens the token backoff.
+// runFetch obtains a token for fetch, from c.TokenStore when there is one
+// and otherwise with a token request, caches a successful result and wakes
+// the waiters. A failure is not cached, but it starts or lengthens the token
+// backoff.
 func (c *Client) runFetch(ctx context.Context, fetch *tokenFetch, start time.Time, background bool) {
-	began := time.Now()
-	token, err := c.fetchToken(ctx, start)
-	c.observeTokenFetch(ctx, TokenFetchEvent{Err: err, Duration: time.Since(began), Background: background})
+	var token *accessToken
+	var err error
+	if c.TokenStore != nil {
+		token, err = c.sharedToken(ctx, background)
+	} else {
+		token, err = c.requestToken(ctx, start, background)
+	}
 
 	c.mu.Lock()
 	if err == nil {
@@ -168,14 +189,27 @@ func (c *Client) runFetch(ctx context.Context, fetch *tokenFetch, start time.Tim
 	close(fetch.done)
 }
 
-// dropToken removes token from the cache unless another goroutine has
-// already replaced it.
-func (c *Client) dropToken(token *accessToken) {
+// requestToken sends one token request, measures the token's lifetime from
+// start and reports the request to the Observer.
+func (c *Client) requestToken(ctx context.Context, start time.Time, background bool) (*accessToken, error) {
+	began := time.Now()
+	token, err := c.fetchToken(ctx, start)
+	c.observeTokenFetch(ctx, TokenFetchEvent{Err: err, Duration: time.Since(began), Background: background})
+	return token, err
+}
+
+// dropToken removes token, which Live Hub rejected, from the cache unless
+// another goroutine has already replaced it, and reports whether it did.
+// The Client does not take a dropped token from c.TokenStore again.
+func (c *Client) dropToken(token *accessToken) bool {
 	c.mu.Lock()
-	if c.cached == token {
-		c.cached = nil
+	defer c.mu.Unlock()
+	if c.cached != token {
+		return false
 	}
-	c.mu.Unlock()
+	c.cached = nil
+	c.rejected = token.value
+	return true
 }
 
 // fetchToken sends one token request and measures the token's lifetime from
@@ -220,14 +254,7 @@ func (c *Client) fetchToken(ctx context.Context, start time.Time) (*accessToken,
 		return nil, err
 	}
 
-	lifetime := c.tokenLifetime(token)
-	expiry := start.Add(lifetime)
-	return &accessToken{
-		value:        token.AccessToken,
-		expiry:       expiry,
-		refresh:      expiry.Add(-refreshMargin(lifetime)),
-		refreshAhead: start.Add(refreshAheadAfter(lifetime)),
-	}, nil
+	return newAccessToken(token.AccessToken, start, c.tokenLifetime(token)), nil
 }
 
 // statusRecorder is a transport that records the status of the last response

@@ -30,6 +30,7 @@ type app struct {
 	client   *livehub.Client
 	authCode *authcode.Handler
 	secrets  *secretWatcher
+	log      *liveHubLog
 	metrics  *metrics.Metrics
 	logger   *slog.Logger
 	dev      *devRoutes
@@ -40,7 +41,8 @@ type app struct {
 func newApp(cfg appConfig) (*app, error) {
 	a := &app{client: cfg.client, logger: cfg.logger, dev: cfg.dev, metrics: metrics.New()}
 	a.secrets = newSecretWatcher(cfg.client, cfg.logger)
-	cfg.client.Observer = metrics.ChainObservers(newLiveHubLog(cfg.logger, a.secrets).observer(), a.metrics.Observer())
+	a.log = newLiveHubLog(cfg.logger, a.secrets)
+	cfg.client.Observer = metrics.ChainObservers(a.log.observer(), a.metrics.Observer())
 
 	handler, err := authcode.New(authcode.Config{
 		Codes:             cfg.client,

@@ -42,7 +42,26 @@ func (l *liveHubLog) observer() *livehub.Observer {
 		Retry:      l.retry,
 		TokenFetch: l.tokenFetch,
 		Upstream:   l.upstream,
+		TokenStore: l.tokenStore,
 	}
+}
+
+func (l *liveHubLog) tokenStore(ctx context.Context, e livehub.TokenStoreEvent) {
+	if e.Err == nil {
+		return
+	}
+	l.logRepeated(ctx, "token-store:"+e.Op+":"+e.Err.Error(), "shared access token store failed; requesting the token directly",
+		slog.String("request_id", requestid.FromContext(ctx)),
+		slog.String("operation", e.Op),
+		slog.Bool("background", e.Background),
+		slog.String("error", errorText(e.Err)))
+}
+
+// limitStoreError logs a failed rate limit check in the shared store.
+func (l *liveHubLog) limitStoreError(err error, policy string) {
+	l.logRepeated(context.Background(), "limit-store:"+err.Error(), "rate limit store failed",
+		slog.String("limit_redis_failure", policy),
+		slog.String("error", errorText(err)))
 }
 
 func (l *liveHubLog) retry(ctx context.Context, e livehub.RetryEvent) {

@@ -22,6 +22,7 @@ type serveConfig struct {
 	tlsKey        string
 	liveHub       liveHubConfig
 	policy        policyConfig
+	redis         redisConfig
 	callerPhone   string
 	defaultRegion string
 	logFormat     string
@@ -45,6 +46,7 @@ func (c *serveConfig) register(o *options) {
 	o.stringVar(&c.tlsKey, "tls-key", "C2CAUTH_TLS_KEY", "", "PEM private key `file` for HTTPS on --listen; with --tls-cert")
 	c.liveHub.register(o)
 	c.policy.register(o)
+	c.redis.register(o)
 	o.stringVar(&c.callerPhone, "caller-phone", "C2CAUTH_CALLER_PHONE", "identity", "`mode` that chooses the caller phone asserted to Live Hub: identity, request or off")
 	o.stringVar(&c.defaultRegion, "default-region", "C2CAUTH_DEFAULT_REGION", "", "`region` code, such as US, for request phone numbers without a country code")
 	o.stringVar(&c.logFormat, "log-format", "C2CAUTH_LOG_FORMAT", "text", "log `format`: text or json")
@@ -82,6 +84,10 @@ func (c *serveConfig) validate(getenv getenvFunc, stderr io.Writer) (serveSettin
 	problems = append(problems, more...)
 	s.policies, more = c.policy.build(c.defaultRegion)
 	problems = append(problems, more...)
+	if s.policies.limiter != nil {
+		limiter := s.policies.limiter
+		problems = append(problems, c.redis.validate(limiter.PerUser, limiter.PerIP, limiter.Global)...)
+	}
 
 	var err error
 	s.callerPhone, err = authcode.ParsePhoneMode(c.callerPhone)
@@ -122,7 +128,8 @@ func (c *serveConfig) logStart(logger *slog.Logger, s serveSettings, url string)
 		"limit_ip", s.policies.limiter.PerIP.String(),
 		"limit_global", s.policies.limiter.Global.String(),
 		"caller_phone", c.callerPhone,
-		"default_region", c.defaultRegion)
+		"default_region", c.defaultRegion,
+		"redis", c.redis.url != "")
 }
 
 // secretSource names where the client secret comes from, for the log.
@@ -158,6 +165,10 @@ func runServe(ctx context.Context, args []string, getenv getenvFunc, stdout, std
 	})
 	if err != nil {
 		return err
+	}
+	if cfg.redis.url != "" {
+		closeRedis := cfg.redis.connect(ctx, s.policies.limiter, app.client, s.logger, app.log)
+		defer closeRedis()
 	}
 
 	ln, err := listen(cfg.listen, "the backend")
