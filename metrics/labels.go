@@ -5,6 +5,8 @@ import (
 	"strconv"
 	"sync"
 	"unicode/utf8"
+
+	"github.com/c2cauth/c2cauth/livehub"
 )
 
 // Label values that stand for many others.
@@ -27,6 +29,7 @@ const (
 	kindBackground    = "background"
 	kindForeground    = "foreground"
 	statusNoResponse  = "error"
+	resultHit         = "hit"
 )
 
 // maxLabelValues is the most distinct values that one label keeps. It is
@@ -98,6 +101,15 @@ func methodLabel(method string) string {
 func operationLabel(op string) string {
 	switch op {
 	case operationToken, operationGenerate:
+		return op
+	}
+	return otherValue
+}
+
+// storeOperationLabel returns the label of a token store operation.
+func storeOperationLabel(op string) string {
+	switch op {
+	case livehub.StoreLoad, livehub.StoreSave, livehub.StoreInvalidate, livehub.StoreLock:
 		return op
 	}
 	return otherValue

@@ -9,7 +9,8 @@ import (
 
 // Observer returns a livehub.Observer that counts the Live Hub client's
 // events: each request's duration by operation and status, each token
-// request by result and kind, and each retry by operation. Set it as the
+// request by result and kind, each retry by operation, and the shared token
+// store's hits and errors by operation. Set it as the
 // client's Observer, or combine it with other observers, such as a logging
 // one, with ChainObservers.
 func (m *Metrics) Observer() *livehub.Observer {
@@ -32,6 +33,13 @@ func (m *Metrics) Observer() *livehub.Observer {
 		},
 		Retry: func(_ context.Context, e livehub.RetryEvent) {
 			m.retries.WithLabelValues(operationLabel(e.Op)).Inc()
+		},
+		TokenStore: func(_ context.Context, e livehub.TokenStoreEvent) {
+			result := resultHit
+			if e.Err != nil {
+				result = resultError
+			}
+			m.tokenStore.WithLabelValues(storeOperationLabel(e.Op), result).Inc()
 		},
 	}
 }

@@ -91,6 +91,9 @@ func TestObserverLabels(t *testing.T) {
 	obs.TokenFetch(ctx, livehub.TokenFetchEvent{Err: errors.New("token request failed")})
 	obs.Retry(ctx, livehub.RetryEvent{Op: "generate", Attempt: 2})
 	obs.Retry(ctx, livehub.RetryEvent{Op: "generate", Attempt: 3})
+	obs.TokenStore(ctx, livehub.TokenStoreEvent{Op: livehub.StoreLoad})
+	obs.TokenStore(ctx, livehub.TokenStoreEvent{Op: livehub.StoreLock, Err: errors.New("redis: connection refused")})
+	obs.TokenStore(ctx, livehub.TokenStoreEvent{Op: "compact", Err: errors.New("unknown operation")})
 
 	reg := m.Registry()
 	histograms := []map[string]string{
@@ -114,6 +117,9 @@ func TestObserverLabels(t *testing.T) {
 		{"c2cauth_livehub_token_fetches_total", map[string]string{"result": "error", "kind": "foreground"}, 1},
 		{"c2cauth_livehub_token_fetches_total", map[string]string{"result": "ok", "kind": "foreground"}, 0},
 		{"c2cauth_livehub_retries_total", map[string]string{"operation": "generate"}, 2},
+		{"c2cauth_livehub_token_store_events_total", map[string]string{"operation": "load", "result": "hit"}, 1},
+		{"c2cauth_livehub_token_store_events_total", map[string]string{"operation": "lock", "result": "error"}, 1},
+		{"c2cauth_livehub_token_store_events_total", map[string]string{"operation": "other", "result": "error"}, 1},
 	}
 	for _, tt := range counters {
 		if got := sample(t, reg, tt.name, tt.labels); got != tt.want {

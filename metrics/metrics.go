@@ -14,9 +14,9 @@
 // Every name has the c2cauth_ prefix and its unit in the name:
 //
 //   - c2cauth_http_requests_total{route, method, status}: requests served,
-//     by route pattern, method and response status. A rising share of 4xx on
-//     the auth-code routes means visitors or a widget are misconfigured; 5xx
-//     means Live Hub or a policy backend is failing.
+//     by route pattern, method and response status. A 4xx on the auth-code
+//     routes is a rejected visitor, and c2cauth_auth_code_rejections_total
+//     tells why. A 5xx means Live Hub or a policy backend is failing.
 //   - c2cauth_http_request_duration_seconds{route, method}: histogram of the
 //     time to serve a request, from 5 ms to 10 s. The auth-code routes
 //     include the wait for Live Hub.
@@ -32,21 +32,28 @@
 //     status, or "error" when no response arrived.
 //   - c2cauth_livehub_token_fetches_total{result, kind}: access token
 //     requests by result ("ok" or "error") and kind ("background" when
-//     fetched ahead of expiry, "foreground" when a call waited for it). Many
-//     foreground fetches mean tokens expire before they are refreshed.
+//     fetched ahead of expiry, "foreground" when a call waited for it).
+//     Foreground fetches after start-up mean calls waited for a token,
+//     because the old one expired or Live Hub rejected it.
 //   - c2cauth_livehub_retries_total{operation}: requests to Live Hub sent
-//     again after a failure. Retries that rise with no outage mean Live Hub
-//     is throttling the site.
+//     again after a 401, a 429, a 5xx or a network error. The status label
+//     of c2cauth_livehub_request_duration_seconds tells which.
+//   - c2cauth_livehub_token_store_events_total{operation, result}: with a
+//     shared token store (--redis-url), tokens taken from the store
+//     (operation "load", result "hit") and failed store calls (result
+//     "error", by operation "load", "save", "invalidate" or "lock"). After
+//     an error the replica requests its own token from Live Hub.
 //
 // The Go runtime (go_*) and process (process_*) collectors are registered
 // too.
 //
-// Label values come only from fixed sets: route patterns registered on the
-// multiplexer, standard method names, status codes, configured connection
-// names and error codes. Each label also keeps at most maxLabelValues
-// distinct values and records any further value as "other", so a caller
-// that passes unexpected text cannot grow the metrics without bound. No
-// label ever holds a path, a user, a phone, a code or a token.
+// Label values come only from bounded sets: route patterns registered on
+// the multiplexer, standard method names (others count as "other"), status
+// codes, configured connection names and error codes. The route, connection
+// and reason labels also keep at most 100 distinct values each and record
+// any further value as "other", so a caller that passes unexpected text
+// cannot grow the metrics without bound. No label holds a request path, a
+// user, a phone, a code or a token.
 package metrics
 
 import (
@@ -83,6 +90,7 @@ type Metrics struct {
 	upstreamDuration *prometheus.HistogramVec
 	tokenFetches     *prometheus.CounterVec
 	retries          *prometheus.CounterVec
+	tokenStore       *prometheus.CounterVec
 
 	routes      *labelValues
 	connections *labelValues
@@ -133,6 +141,10 @@ func New() *Metrics {
 			Name: "c2cauth_livehub_retries_total",
 			Help: "Requests to Live Hub sent again after a failed attempt, by operation.",
 		}, []string{"operation"}),
+		tokenStore: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "c2cauth_livehub_token_store_events_total",
+			Help: "Shared token store events: tokens taken from the store (result hit) and failed store calls (result error), by operation.",
+		}, []string{"operation", "result"}),
 	}
 
 	m.registry.MustRegister(
@@ -146,6 +158,7 @@ func New() *Metrics {
 		m.upstreamDuration,
 		m.tokenFetches,
 		m.retries,
+		m.tokenStore,
 	)
 
 	// Series that exist from the start read as 0 rather than missing, so

@@ -9,6 +9,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
+	"github.com/c2cauth/c2cauth/livehub"
 	"github.com/c2cauth/c2cauth/metrics"
 )
 
@@ -136,6 +137,7 @@ func TestEveryMetricHasHelp(t *testing.T) {
 	m.AuthCodeResult("default", "rate_limited")
 	obs := m.Observer()
 	obs.Upstream(t.Context(), upstreamEvent("token", 200))
+	obs.TokenStore(t.Context(), livehub.TokenStoreEvent{Op: livehub.StoreLoad})
 
 	families, err := m.Registry().Gather()
 	if err != nil {
@@ -151,8 +153,8 @@ func TestEveryMetricHasHelp(t *testing.T) {
 			t.Errorf("%s: help %q is too short to explain the metric", f.GetName(), f.GetHelp())
 		}
 	}
-	if len(names) != 8 {
-		t.Errorf("c2cauth metrics: got %d (%v), want 8", len(names), names)
+	if len(names) != 9 {
+		t.Errorf("c2cauth metrics: got %d (%v), want 9", len(names), names)
 	}
 }
 
