@@ -2,6 +2,7 @@ package redistoken_test
 
 import (
 	"context"
+	"github.com/c2cauth/c2cauth/internal/redistest"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -37,7 +38,7 @@ func startReplicas(t *testing.T, n int, em *emulatortest.Server, redisOpts *redi
 	var replicas []*replica
 	for range n {
 		r := &replica{fetched: make(chan struct{}, 16)}
-		store := redistoken.New(newClient(t, redisOpts), redistoken.Options{KeyPrefix: prefix, Now: now})
+		store := redistoken.New(redistest.NewClient(t, redisOpts), redistoken.Options{KeyPrefix: prefix, Now: now})
 		r.client = &livehub.Client{
 			BaseURL:      em.URL,
 			ClientID:     em.ClientID,
@@ -105,9 +106,9 @@ func generateConcurrently(t *testing.T, replicas []*replica, perReplica int, sip
 // TestReplicasColdStart starts three replicas together under 300 concurrent
 // calls, which must cost Live Hub one token request.
 func TestReplicasColdStart(t *testing.T) {
-	opts := redisOptions(t)
+	opts := redistest.Options(t)
 	em := startEmulator(t, emulator.Config{})
-	replicas := startReplicas(t, 3, em, opts, newPrefix(t, opts), nil)
+	replicas := startReplicas(t, 3, em, opts, redistest.NewPrefix(t, opts), nil)
 
 	if failed := generateConcurrently(t, replicas, 100, em.SIPConnection); failed != 0 {
 		t.Errorf("got %d of 300 calls failed, want none", failed)
@@ -129,9 +130,9 @@ func TestReplicasColdStart(t *testing.T) {
 // TestReplicasRevoked revokes the shared token at Live Hub: the replicas
 // must recover with at most two token requests among them.
 func TestReplicasRevoked(t *testing.T) {
-	opts := redisOptions(t)
+	opts := redistest.Options(t)
 	em := startEmulator(t, emulator.Config{})
-	replicas := startReplicas(t, 3, em, opts, newPrefix(t, opts), nil)
+	replicas := startReplicas(t, 3, em, opts, redistest.NewPrefix(t, opts), nil)
 	if failed := generateConcurrently(t, replicas, 10, em.SIPConnection); failed != 0 {
 		t.Fatalf("before the revocation: got %d of 30 calls failed, want none", failed)
 	}
@@ -160,7 +161,7 @@ func TestReplicasRevoked(t *testing.T) {
 // nothing listens: each must obtain its own token and keep issuing codes.
 func TestReplicasStoreUnreachable(t *testing.T) {
 	em := startEmulator(t, emulator.Config{})
-	unreachable := &redis.Options{Addr: closedAddr(t)}
+	unreachable := &redis.Options{Addr: redistest.ClosedAddr(t)}
 	replicas := startReplicas(t, 3, em, unreachable, "c2cauth-test:", nil)
 
 	if failed := generateConcurrently(t, replicas, 20, em.SIPConnection); failed != 0 {
@@ -181,10 +182,10 @@ func TestReplicasStoreUnreachable(t *testing.T) {
 // requests the next token, and the others take it from the store before the
 // first one expires.
 func TestReplicasRefreshAhead(t *testing.T) {
-	opts := redisOptions(t)
+	opts := redistest.Options(t)
 	clock := &fakeClock{now: time.Date(2030, time.January, 2, 3, 4, 5, 0, time.UTC)}
 	em := startEmulator(t, emulator.Config{TokenTTL: 900 * time.Second, Now: clock.Now})
-	replicas := startReplicas(t, 3, em, opts, newPrefix(t, opts), clock.Now)
+	replicas := startReplicas(t, 3, em, opts, redistest.NewPrefix(t, opts), clock.Now)
 	if failed := generateConcurrently(t, replicas, 10, em.SIPConnection); failed != 0 {
 		t.Fatalf("at 0 s: got %d of 30 calls failed, want none", failed)
 	}

@@ -2,6 +2,7 @@ package redistoken_test
 
 import (
 	"context"
+	"github.com/c2cauth/c2cauth/internal/redistest"
 	"strings"
 	"testing"
 	"time"
@@ -14,9 +15,9 @@ import (
 var _ livehub.TokenStore = (*redistoken.Store)(nil)
 
 func TestSaveLoad(t *testing.T) {
-	opts := redisOptions(t)
-	client := newClient(t, opts)
-	prefix := newPrefix(t, opts)
+	opts := redistest.Options(t)
+	client := redistest.NewClient(t, opts)
+	prefix := redistest.NewPrefix(t, opts)
 	store := redistoken.New(client, redistoken.Options{KeyPrefix: prefix})
 	ctx := context.Background()
 
@@ -52,8 +53,8 @@ func TestSaveLoad(t *testing.T) {
 }
 
 func TestSaveUsedUp(t *testing.T) {
-	opts := redisOptions(t)
-	store := redistoken.New(newClient(t, opts), redistoken.Options{KeyPrefix: newPrefix(t, opts)})
+	opts := redistest.Options(t)
+	store := redistoken.New(redistest.NewClient(t, opts), redistoken.Options{KeyPrefix: redistest.NewPrefix(t, opts)})
 	ctx := context.Background()
 
 	// Within its last minute, the token is no longer used, so it is not
@@ -77,9 +78,9 @@ func TestSaveUsedUp(t *testing.T) {
 }
 
 func TestSaveInjectedClock(t *testing.T) {
-	opts := redisOptions(t)
-	client := newClient(t, opts)
-	prefix := newPrefix(t, opts)
+	opts := redistest.Options(t)
+	client := redistest.NewClient(t, opts)
+	prefix := redistest.NewPrefix(t, opts)
 	now := time.Date(2030, time.January, 2, 3, 4, 5, 0, time.UTC)
 	store := redistoken.New(client, redistoken.Options{KeyPrefix: prefix, Now: func() time.Time { return now }})
 	ctx := context.Background()
@@ -98,9 +99,9 @@ func TestSaveInjectedClock(t *testing.T) {
 }
 
 func TestLoadInvalidRecord(t *testing.T) {
-	opts := redisOptions(t)
-	client := newClient(t, opts)
-	prefix := newPrefix(t, opts)
+	opts := redistest.Options(t)
+	client := redistest.NewClient(t, opts)
+	prefix := redistest.NewPrefix(t, opts)
 	store := redistoken.New(client, redistoken.Options{KeyPrefix: prefix})
 	ctx := context.Background()
 
@@ -124,9 +125,9 @@ func TestLoadInvalidRecord(t *testing.T) {
 }
 
 func TestInvalidate(t *testing.T) {
-	opts := redisOptions(t)
-	client := newClient(t, opts)
-	prefix := newPrefix(t, opts)
+	opts := redistest.Options(t)
+	client := redistest.NewClient(t, opts)
+	prefix := redistest.NewPrefix(t, opts)
 	store := redistoken.New(client, redistoken.Options{KeyPrefix: prefix})
 	ctx := context.Background()
 	token := livehub.SharedToken{Value: "newer", Expiry: time.Now().Add(time.Hour), Lifetime: time.Hour}
@@ -165,11 +166,11 @@ func TestInvalidate(t *testing.T) {
 }
 
 func TestLock(t *testing.T) {
-	opts := redisOptions(t)
-	client := newClient(t, opts)
-	prefix := newPrefix(t, opts)
+	opts := redistest.Options(t)
+	client := redistest.NewClient(t, opts)
+	prefix := redistest.NewPrefix(t, opts)
 	replicaA := redistoken.New(client, redistoken.Options{KeyPrefix: prefix})
-	replicaB := redistoken.New(newClient(t, opts), redistoken.Options{KeyPrefix: prefix})
+	replicaB := redistoken.New(redistest.NewClient(t, opts), redistoken.Options{KeyPrefix: prefix})
 	ctx := context.Background()
 
 	unlockA, ok, err := replicaA.Lock(ctx, time.Minute)

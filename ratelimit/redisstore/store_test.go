@@ -3,7 +3,7 @@ package redisstore_test
 import (
 	"context"
 	"errors"
-	"net"
+	"github.com/c2cauth/c2cauth/internal/redistest"
 	"net/http"
 	"net/http/httptest"
 	"sync"
@@ -22,10 +22,10 @@ import (
 // TestStore runs the table that every ratelimit.Store passes, the Memory
 // store included, with the clock that the table moves by hand.
 func TestStore(t *testing.T) {
-	opts := redisOptions(t)
-	client := newClient(t, opts)
+	opts := redistest.Options(t)
+	client := redistest.NewClient(t, opts)
 	storetest.Run(t, func(t *testing.T, now func() time.Time) ratelimit.Store {
-		return redisstore.New(client, redisstore.Options{KeyPrefix: newPrefix(t, opts), Now: now})
+		return redisstore.New(client, redisstore.Options{KeyPrefix: redistest.NewPrefix(t, opts), Now: now})
 	})
 }
 
@@ -41,9 +41,9 @@ func mustAllow(t *testing.T, s ratelimit.Store, key string, rate ratelimit.Rate)
 // TestStoreRedisClock checks the decisions by Redis's own clock, as in
 // production, and that each key expires when its bucket is full again.
 func TestStoreRedisClock(t *testing.T) {
-	opts := redisOptions(t)
-	client := newClient(t, opts)
-	prefix := newPrefix(t, opts)
+	opts := redistest.Options(t)
+	client := redistest.NewClient(t, opts)
+	prefix := redistest.NewPrefix(t, opts)
 	store := redisstore.New(client, redisstore.Options{KeyPrefix: prefix})
 	rate := ratelimit.Rate{Limit: 5, Period: time.Hour}
 	ctx := context.Background()
@@ -87,11 +87,11 @@ func TestStoreRedisClock(t *testing.T) {
 // TestStoreReplicas plays three replicas, each with its own connection to
 // Redis, that share one limit.
 func TestStoreReplicas(t *testing.T) {
-	opts := redisOptions(t)
-	prefix := newPrefix(t, opts)
+	opts := redistest.Options(t)
+	prefix := redistest.NewPrefix(t, opts)
 	var replicas []ratelimit.Store
 	for range 3 {
-		replicas = append(replicas, redisstore.New(newClient(t, opts), redisstore.Options{KeyPrefix: prefix}))
+		replicas = append(replicas, redisstore.New(redistest.NewClient(t, opts), redisstore.Options{KeyPrefix: prefix}))
 	}
 	rate := ratelimit.Rate{Limit: 5, Period: time.Minute}
 
@@ -110,15 +110,15 @@ func TestStoreReplicas(t *testing.T) {
 // TestStoreConcurrentReplicas sends events for one key from many goroutines
 // of three replicas at once.
 func TestStoreConcurrentReplicas(t *testing.T) {
-	opts := redisOptions(t)
-	prefix := newPrefix(t, opts)
+	opts := redistest.Options(t)
+	prefix := redistest.NewPrefix(t, opts)
 	rate := ratelimit.Rate{Limit: 20, Period: time.Hour}
 	const perReplica = 200
 
 	var allowed, failed atomic.Int64
 	var wg sync.WaitGroup
 	for range 3 {
-		store := redisstore.New(newClient(t, opts), redisstore.Options{KeyPrefix: prefix})
+		store := redisstore.New(redistest.NewClient(t, opts), redisstore.Options{KeyPrefix: prefix})
 		for range perReplica {
 			wg.Go(func() {
 				result, err := store.Allow(context.Background(), "global", rate)
@@ -141,8 +141,8 @@ func TestStoreConcurrentReplicas(t *testing.T) {
 }
 
 func TestStoreRejectsUnsupportedRates(t *testing.T) {
-	opts := redisOptions(t)
-	store := redisstore.New(newClient(t, opts), redisstore.Options{KeyPrefix: newPrefix(t, opts)})
+	opts := redistest.Options(t)
+	store := redisstore.New(redistest.NewClient(t, opts), redisstore.Options{KeyPrefix: redistest.NewPrefix(t, opts)})
 	tests := []struct {
 		name string
 		rate ratelimit.Rate
@@ -171,9 +171,9 @@ func TestStoreRejectsUnsupportedRates(t *testing.T) {
 }
 
 func TestStoreInvalidState(t *testing.T) {
-	opts := redisOptions(t)
-	client := newClient(t, opts)
-	prefix := newPrefix(t, opts)
+	opts := redistest.Options(t)
+	client := redistest.NewClient(t, opts)
+	prefix := redistest.NewPrefix(t, opts)
 	store := redisstore.New(client, redisstore.Options{KeyPrefix: prefix})
 	if err := client.Set(context.Background(), prefix+"a", "not a state", time.Minute).Err(); err != nil {
 		t.Fatal(err)
@@ -186,8 +186,8 @@ func TestStoreInvalidState(t *testing.T) {
 // TestStoreRateChange checks that a key keeps its state when its rate
 // changes, rounded to the strict side.
 func TestStoreRateChange(t *testing.T) {
-	opts := redisOptions(t)
-	store := redisstore.New(newClient(t, opts), redisstore.Options{KeyPrefix: newPrefix(t, opts), Now: fixedTime})
+	opts := redistest.Options(t)
+	store := redisstore.New(redistest.NewClient(t, opts), redisstore.Options{KeyPrefix: redistest.NewPrefix(t, opts), Now: fixedTime})
 	for range 3 {
 		mustAllow(t, store, "a", ratelimit.Rate{Limit: 3, Period: time.Second})
 	}
@@ -204,9 +204,9 @@ func fixedTime() time.Time { return time.Date(2030, time.January, 2, 3, 4, 5, 0,
 // TestStoreScriptFlushed checks that the store loads its script again after
 // Redis has dropped it, as after a restart.
 func TestStoreScriptFlushed(t *testing.T) {
-	opts := redisOptions(t)
-	client := newClient(t, opts)
-	store := redisstore.New(client, redisstore.Options{KeyPrefix: newPrefix(t, opts)})
+	opts := redistest.Options(t)
+	client := redistest.NewClient(t, opts)
+	store := redisstore.New(client, redisstore.Options{KeyPrefix: redistest.NewPrefix(t, opts)})
 	rate := ratelimit.Rate{Limit: 2, Period: time.Minute}
 	mustAllow(t, store, "a", rate)
 	if err := client.ScriptFlush(context.Background()).Err(); err != nil {
@@ -231,14 +231,14 @@ func TestStoreRedisAway(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			opts := redisOptions(t)
-			prefix := newPrefix(t, opts)
-			p := startProxy(t, opts.Addr)
+			opts := redistest.Options(t)
+			prefix := redistest.NewPrefix(t, opts)
+			p := redistest.StartProxy(t, opts.Addr)
 			viaProxy := *opts
 			viaProxy.Addr = p.Addr()
 			var reported atomic.Int64
 			limiter := &ratelimit.Limiter{
-				Store:  tt.wrap(redisstore.New(newClient(t, &viaProxy), redisstore.Options{KeyPrefix: prefix}), func(error) { reported.Add(1) }),
+				Store:  tt.wrap(redisstore.New(redistest.NewClient(t, &viaProxy), redisstore.Options{KeyPrefix: prefix}), func(error) { reported.Add(1) }),
 				PerIP:  ratelimit.Rate{Limit: 1000, Period: time.Minute},
 				Global: ratelimit.Rate{Limit: 1000, Period: time.Minute},
 			}
@@ -288,22 +288,10 @@ func TestStoreRedisAway(t *testing.T) {
 // TestStoreUnreachable checks that a store without Redis fails every event
 // with an error, so the Limiter rejects the request.
 func TestStoreUnreachable(t *testing.T) {
-	client := redis.NewClient(&redis.Options{Addr: closedAddr(t), MaxRetries: -1})
+	client := redis.NewClient(&redis.Options{Addr: redistest.ClosedAddr(t), MaxRetries: -1})
 	defer client.Close()
 	store := redisstore.New(client, redisstore.Options{})
 	if result, err := store.Allow(context.Background(), "a", ratelimit.Rate{Limit: 1, Period: time.Second}); err == nil {
 		t.Errorf("got %+v and no error, want an error", result)
 	}
-}
-
-// closedAddr returns a loopback address where nothing listens.
-func closedAddr(t *testing.T) string {
-	t.Helper()
-	listener, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := listener.Addr().String()
-	listener.Close()
-	return addr
 }
