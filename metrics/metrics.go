@@ -109,7 +109,7 @@ func New() *Metrics {
 
 		httpRequests: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "c2cauth_http_requests_total",
-			Help: "HTTP requests served, by route pattern (\"unmatched\" when no route matched), method and response status.",
+			Help: "HTTP requests served, by route pattern, method and response status. A catch-all pattern such as \"/\" counts paths that match no other route; \"unmatched\" counts requests no pattern matched.",
 		}, []string{"route", "method", "status"}),
 		httpDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name:    "c2cauth_http_request_duration_seconds",

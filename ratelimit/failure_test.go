@@ -16,11 +16,13 @@ var errStoreDown = errors.New("store down")
 // switchStore passes events to a Memory store while up, and fails them
 // with errStoreDown while down.
 type switchStore struct {
-	next ratelimit.Store
-	down atomic.Bool
+	next  ratelimit.Store
+	down  atomic.Bool
+	calls atomic.Int64
 }
 
 func (s *switchStore) Allow(ctx context.Context, key string, rate ratelimit.Rate) (ratelimit.Result, error) {
+	s.calls.Add(1)
 	if s.down.Load() {
 		return ratelimit.Result{}, errStoreDown
 	}
@@ -67,6 +69,8 @@ func TestFailurePolicies(t *testing.T) {
 			store := &switchStore{next: ratelimit.NewMemory(ratelimit.MemoryOptions{Now: now})}
 			var log errorLog
 			wrapped := tt.wrap(store, log.add)
+			clock := now()
+			ratelimit.SetFailureClock(wrapped, func() time.Time { return clock })
 			ctx := context.Background()
 
 			// While the store works, the wrapper decides as it does.
@@ -93,17 +97,24 @@ func TestFailurePolicies(t *testing.T) {
 			if allowed != tt.wantAllowed {
 				t.Errorf("store down: got %d of 3 events allowed, want %d", allowed, tt.wantAllowed)
 			}
-			if got := log.count(); got != 3 {
-				t.Errorf("store down: got %d errors reported, want 3", got)
+			// The first failure is reported, and the store is skipped for
+			// the hold-off, so the next events do not wait for it.
+			if got := log.count(); got != 1 {
+				t.Errorf("store down: got %d errors reported, want 1", got)
+			}
+			if got := store.calls.Load(); got != 4 {
+				t.Errorf("store down: the store was called %d times in all, want 4 (3 while up, 1 while down)", got)
 			}
 
-			// Recovery needs nothing but the store working again.
+			// Recovery needs nothing but the store working again and the
+			// hold-off passing.
 			store.down.Store(false)
+			clock = clock.Add(ratelimit.FailureHoldOff)
 			if result, err := wrapped.Allow(ctx, "recovered", rate); err != nil || !result.Allowed {
 				t.Errorf("store up again: got %+v and error %v, want allowed", result, err)
 			}
-			if got := log.count(); got != 3 {
-				t.Errorf("store up again: got %d errors reported, want still 3", got)
+			if got := log.count(); got != 1 {
+				t.Errorf("store up again: got %d errors reported, want still 1", got)
 			}
 		})
 	}

@@ -114,7 +114,7 @@ func (o *options) applyConfigFile(path string, setElsewhere map[string]bool, sha
 		}
 		if o.fs.Lookup(key) == nil || slices.Contains(o.commandLineOnly, key) {
 			if !slices.Contains(shared, key) {
-				problems = append(problems, fmt.Errorf("--config %q: unknown key %q; keys are the option names without dashes, as `c2cauth %s --help` lists them", path, key, o.fs.Name()))
+				problems = append(problems, fmt.Errorf("--config %q: unknown key %q; keys are the option names without the leading dashes, as `c2cauth %s --help` lists them", path, key, o.fs.Name()))
 			}
 			continue
 		}

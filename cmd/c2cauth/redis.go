@@ -70,6 +70,10 @@ func (c *redisConfig) validate(limits ...ratelimit.Rate) []error {
 	if !query.Has("max_retries") {
 		opts.MaxRetries = 1
 	}
+	// go-redis dials up to five times by default before a command fails,
+	// which would make each limit check of a Redis outage take seconds.
+	opts.DialerRetries = 1
+	opts.DialerRetryTimeout = 50 * time.Millisecond
 	c.parsedOptions = opts
 	for _, rate := range limits {
 		if rate.Enabled() && rate.Period > redisstore.MaxPeriod {

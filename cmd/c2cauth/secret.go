@@ -26,7 +26,15 @@ type secretWatcher struct {
 	logger  *slog.Logger
 	reload  chan struct{}
 	current string
+
+	// lastError and lastErrorAt hold back a read error that repeats on
+	// every poll, so a missing file is logged once a minute.
+	lastError   string
+	lastErrorAt time.Time
 }
+
+// secretErrorRepeat is how often a read error that persists is logged.
+const secretErrorRepeat = time.Minute
 
 func newSecretWatcher(client *livehub.Client, logger *slog.Logger) *secretWatcher {
 	return &secretWatcher{client: client, logger: logger, reload: make(chan struct{}, 1), current: client.ClientSecret}
@@ -70,9 +78,13 @@ func (w *secretWatcher) load(path, reason string) {
 		err = errors.New("the file is empty")
 	}
 	if err != nil {
-		w.logger.Error("client secret file cannot be read; keeping the current secret", "file", path, "error", err)
+		if err.Error() != w.lastError || time.Since(w.lastErrorAt) >= secretErrorRepeat || reason != "" {
+			w.lastError, w.lastErrorAt = err.Error(), time.Now()
+			w.logger.Error("client secret file cannot be read; keeping the current secret", "file", path, "error", err)
+		}
 		return
 	}
+	w.lastError = ""
 	secret := strings.TrimSpace(string(data))
 	if secret == w.current {
 		if reason != "" {
