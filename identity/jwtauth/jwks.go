@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/url"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/MicahParks/jwkset"
@@ -29,6 +30,10 @@ var errNotFetched = errors.New("key set not fetched yet")
 // from a current set is invalid, but one whose key may be in a set that
 // could not be fetched is not.
 type keySet struct {
+	// generation counts the fetched key sets, so that tokens verified
+	// under an earlier set are verified again.
+	generation atomic.Uint64
+
 	keyfunc keyfunc.Keyfunc
 	storage jwkset.Storage
 	cancel  context.CancelFunc
@@ -145,6 +150,7 @@ func (ks *keySet) recordSuccess() {
 	ks.mu.Lock()
 	ks.fetchErr = nil
 	ks.mu.Unlock()
+	ks.generation.Add(1)
 }
 
 // recordFailure records a failed fetch. A fetch that ended because the

@@ -156,6 +156,8 @@ type Authenticator struct {
 	cookieName    string
 	defaultRegion string
 	closed        atomic.Bool
+	now           func() time.Time
+	verified      *verifiedCache
 }
 
 // New validates cfg and returns an Authenticator. It reports every problem
@@ -190,6 +192,8 @@ func New(cfg Config) (*Authenticator, error) {
 		},
 		staticKey:     staticKey,
 		cookieName:    cfg.CookieName,
+		now:           now,
+		verified:      newVerifiedCache(),
 		defaultRegion: cfg.DefaultRegion,
 	}
 	if cfg.JWKSURL != "" {
@@ -314,6 +318,11 @@ func (a *Authenticator) Authenticate(r *http.Request) (identity.Identity, error)
 		return identity.Identity{}, fmt.Errorf("%w: %w", identity.ErrUnauthenticated, err)
 	}
 
+	now, generation := a.now(), a.keyGeneration()
+	if id, ok := a.verified.get(raw, now, generation); ok {
+		return id, nil
+	}
+
 	var c claims
 	parser := jwt.NewParser(a.parserOptions...)
 	token, err := parser.ParseWithClaims(raw, &c, a.keyfunc(r.Context()))
@@ -323,7 +332,22 @@ func (a *Authenticator) Authenticate(r *http.Request) (identity.Identity, error)
 	if err := checkSubject(c.Subject); err != nil {
 		return identity.Identity{}, fmt.Errorf("%w: %w", identity.ErrUnauthenticated, err)
 	}
-	return identity.Identity{UserID: c.Subject, Phone: a.verifiedPhone(c)}, nil
+	id := identity.Identity{UserID: c.Subject, Phone: a.verifiedPhone(c)}
+	var expiry time.Time
+	if c.ExpiresAt != nil {
+		expiry = c.ExpiresAt.Time
+	}
+	a.verified.put(raw, id, expiry, now, generation)
+	return id, nil
+}
+
+// keyGeneration identifies the key set that verifies tokens now: 0 for a
+// static key, and otherwise a number that changes with every fetched set.
+func (a *Authenticator) keyGeneration() uint64 {
+	if a.keys == nil {
+		return 0
+	}
+	return a.keys.generation.Load()
 }
 
 // Close stops the background refresh of the key set. The refresh goroutine
