@@ -354,3 +354,37 @@ func TestDevPolicies(t *testing.T) {
 		t.Errorf("11th code: got Retry-After %q, want whole seconds", retryAfter)
 	}
 }
+
+func TestAuthProblemsNameOptions(t *testing.T) {
+	tests := []struct {
+		args []string
+		want []string
+	}{
+		{[]string{"--auth", "jwt", "--jwt-jwks-url", "http://idp.example.com/jwks.json", "--jwt-algorithms", "none"}, []string{"--jwt-jwks-url", "--jwt-issuer", "--jwt-audience", "--jwt-algorithms"}},
+		{[]string{"--auth", "forward", "--forward-url", "nope"}, []string{"--forward-url"}},
+		{[]string{"--auth", "header", "--trusted-proxies", "10.0.0.1", "--header-user", ""}, []string{"--header-user"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.args[1], func(t *testing.T) {
+			var stdout, stderr bytes.Buffer
+			args := append([]string{"c2cauth", "serve", "--client-id", "a", "--sip-connection", "b"}, tt.args...)
+			err := run(context.Background(), args, func(k string) string {
+				if k == "LIVEHUB_CLIENT_SECRET" {
+					return "secret"
+				}
+				return ""
+			}, &stdout, &stderr)
+			if exitCode(err) != 2 {
+				t.Fatalf("got %v, want a usage error", err)
+			}
+			for _, want := range tt.want {
+				if !strings.Contains(err.Error(), want) {
+					t.Errorf("error does not name %s:\n%v", want, err)
+				}
+			}
+			if regexp.MustCompile(`(jwtauth|headerauth|forward): [A-Z]`).MatchString(err.Error()) {
+				t.Errorf("error names a Go package instead of an option:\n%v", err)
+			}
+		})
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/c2cauth/c2cauth/clientip"
@@ -67,6 +68,27 @@ func (c *policyConfig) register(o *options) {
 	o.stringVar(&c.limitGlobal, "limit-global", "C2CAUTH_LIMIT_GLOBAL", defaultLimitGlobal, "codes for all visitors together, as `N/DURATION`, or off")
 }
 
+// optionNames rewrites the configuration field names in the errors of the
+// identity packages as the options that set them, so that each start-up
+// problem names the option to fix.
+var optionNames = strings.NewReplacer(
+	"forward: URL", "--forward-url",
+	"forward: Timeout", "--forward-timeout",
+	"forward: DefaultRegion", "--default-region",
+	"jwtauth: JWKSURL", "--jwt-jwks-url",
+	"jwtauth: StaticKey", "--jwt-key-file",
+	"jwtauth: Issuer", "--jwt-issuer",
+	"jwtauth: Audience", "--jwt-audience",
+	"jwtauth: Algorithms", "--jwt-algorithms",
+	"jwtauth: Leeway", "--jwt-leeway",
+	"jwtauth: CookieName", "--jwt-cookie",
+	"jwtauth: DefaultRegion", "--default-region",
+	"jwtauth: set", "set",
+	"headerauth: UserHeader", "--header-user",
+	"headerauth: PhoneHeader", "--header-phone",
+	"headerauth: DefaultRegion", "--default-region",
+)
+
 // policies is the validated form of policyConfig.
 type policies struct {
 	authenticator identity.Authenticator
@@ -119,14 +141,14 @@ func (c *policyConfig) build(defaultRegion string) (policies, []error) {
 	case "forward":
 		a, err := forward.New(forward.Config{URL: c.forwardURL, Timeout: c.forwardTimeout, DefaultRegion: defaultRegion})
 		if err != nil {
-			report("--auth forward: %v", err)
+			report("--auth forward: %v", optionNames.Replace(err.Error()))
 		} else {
 			p.authenticator = a
 		}
 	case "jwt":
 		a, err := c.buildJWT(defaultRegion)
 		if err != nil {
-			report("--auth jwt: %v", err)
+			report("--auth jwt: %v", optionNames.Replace(err.Error()))
 		} else {
 			p.authenticator, p.close = a, a.Close
 		}
@@ -136,7 +158,7 @@ func (c *policyConfig) build(defaultRegion string) (policies, []error) {
 		}
 		a, err := headerauth.New(headerauth.Config{UserHeader: c.headerUser, PhoneHeader: c.headerPhone, TrustedPeer: resolver.TrustedPeer, DefaultRegion: defaultRegion})
 		if err != nil {
-			report("--auth header: %v", err)
+			report("--auth header: %v", optionNames.Replace(err.Error()))
 		} else {
 			p.authenticator = a
 		}
