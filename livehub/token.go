@@ -61,6 +61,9 @@ type tokenFetch struct {
 // Token backoff: after n failed token requests in a row, the client sends no
 // other before tokenBackoffBase·2^(n-1) has passed, at most tokenBackoffMax.
 // The cap keeps a recovered token endpoint in use again within a second.
+//
+// TODO: a Retry-After on a token endpoint error is not honoured yet, so a
+// throttled token endpoint still gets a request every 800 ms per process.
 const (
 	tokenBackoffBase = 100 * time.Millisecond
 	tokenBackoffMax  = 800 * time.Millisecond
