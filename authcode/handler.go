@@ -54,7 +54,7 @@ type CodeSource interface {
 // OriginPolicy decides where requests may come from. Check returns nil to
 // let an unsafe (POST) request through, or an error that rejects it with
 // 403, which stops cross-site request forgery. AllowCORS reports whether a
-// page at origin may read responses with credentials, which answers CORS
+// page at origin may read responses with credentials, which decides CORS
 // preflight requests.
 type OriginPolicy interface {
 	Check(r *http.Request) error
@@ -63,8 +63,8 @@ type OriginPolicy interface {
 
 // Limiter decides how often a caller may obtain codes. *ratelimit.Limiter
 // implements it. Allow returns nil to let the request through, a
-// *ratelimit.Exceeded to answer 429 with its Retry-After, or any other
-// error when the limit could not be checked, which answers 503.
+// *ratelimit.Exceeded to respond 429 with its Retry-After, or any other
+// error when the limit could not be checked, which responds 503.
 type Limiter interface {
 	Allow(ctx context.Context, r *http.Request, id identity.Identity) error
 }
@@ -177,13 +177,13 @@ func New(cfg Config) (*Handler, error) {
 
 // Register adds the handler to mux under /v1/auth-code and
 // /v1/auth-code/{connection}. The patterns carry no method, so that the
-// handler itself answers OPTIONS and other methods with JSON.
+// handler itself responds to OPTIONS and other methods with JSON.
 func (h *Handler) Register(mux *http.ServeMux) {
 	mux.Handle("/v1/auth-code", h)
 	mux.Handle("/v1/auth-code/{connection}", h)
 }
 
-// request is what the handler learns about one request, for the audit log.
+// request holds the facts about one request that the audit log records.
 type request struct {
 	identity    identity.Identity
 	connection  string
@@ -191,7 +191,7 @@ type request struct {
 	code        string
 }
 
-// ServeHTTP answers one auth-code request. The connection name comes from
+// ServeHTTP serves one auth-code request. The connection name comes from
 // the {connection} path wildcard; without one the default connection is used.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := h.cfg.Now()
@@ -268,7 +268,7 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, req *request) er
 
 	var requestPhone string
 	if err := jsonbody.Read(w, r, h.cfg.MaxBodyBytes, map[string]*string{"callerPhone": &requestPhone}); err != nil {
-		return bodyError(err, h.cfg.MaxBodyBytes)
+		return BodyError(err, h.cfg.MaxBodyBytes)
 	}
 
 	callerPhone, err := h.callerPhone(id, requestPhone)
@@ -309,8 +309,10 @@ func writeCode(w http.ResponseWriter, code string) {
 	w.Write([]byte(`{"authenticationCode":"` + code + `"}`))
 }
 
-// bodyError turns a jsonbody error into the endpoint's error.
-func bodyError(err error, maxBytes int64) *Error {
+// BodyError turns an error from reading a JSON request body of at most
+// maxBytes into a 415, 413 or 400 response error, for other JSON endpoints
+// of the same server.
+func BodyError(err error, maxBytes int64) *Error {
 	switch {
 	case errors.Is(err, jsonbody.ErrNotJSON):
 		return errorf(CodeUnsupportedMediaType, "Send the request body as uncompressed application/json.")

@@ -60,14 +60,8 @@ func (e *Emulator) handleGenerate(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, "invalid_request", "Content-Type must be application/json")
 		return
 	}
-	body, err := readBody(w, r)
-	if err != nil {
-		writeReadError(w, err)
-		return
-	}
-	obj, err := decodeObject(body)
-	if err != nil {
-		writeError(w, http.StatusBadRequest, "invalid_request", err.Error())
+	obj, ok := readObject(w, r)
+	if !ok {
 		return
 	}
 	phone, hasPhone, err := optionalString(obj, "callerPhone")
@@ -111,14 +105,8 @@ func (e *Emulator) issueCode(sipConnectionID, callerPhone string) string {
 // handleRedeem serves POST /emulator/v1/redeem, which replaces the
 // click-to-call SDK presenting a code when it starts a call.
 func (e *Emulator) handleRedeem(w http.ResponseWriter, r *http.Request) {
-	body, err := readBody(w, r)
-	if err != nil {
-		writeReadError(w, err)
-		return
-	}
-	obj, err := decodeObject(body)
-	if err != nil {
-		writeError(w, http.StatusBadRequest, "invalid_request", err.Error())
+	obj, ok := readObject(w, r)
+	if !ok {
 		return
 	}
 	code, _, err := optionalString(obj, "authenticationCode")

@@ -85,6 +85,23 @@ func hasMediaType(r *http.Request, mediaType string) bool {
 	return err == nil && strings.EqualFold(got, mediaType)
 }
 
+// readObject reads the request body as one JSON object. When the body is
+// too large or not an object, it writes the error response and returns
+// false.
+func readObject(w http.ResponseWriter, r *http.Request) (map[string]json.RawMessage, bool) {
+	body, err := readBody(w, r)
+	if err != nil {
+		writeReadError(w, err)
+		return nil, false
+	}
+	obj, err := decodeObject(body)
+	if err != nil {
+		writeError(w, http.StatusBadRequest, "invalid_request", err.Error())
+		return nil, false
+	}
+	return obj, true
+}
+
 // decodeObject parses body as one JSON object, keeping its members raw.
 func decodeObject(body []byte) (map[string]json.RawMessage, error) {
 	dec := json.NewDecoder(bytes.NewReader(body))

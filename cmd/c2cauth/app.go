@@ -66,11 +66,11 @@ func newApp(cfg appConfig) (*app, error) {
 	return a, nil
 }
 
-// backendHandler returns the public handler. withAdmin adds /metrics,
+// backendHandler returns the public handler. withMetrics adds /metrics,
 // for deployments without a separate admin listener.
-func (a *app) backendHandler(withAdmin bool) http.Handler {
+func (a *app) backendHandler(withMetrics bool) http.Handler {
 	b := backend{authCode: a.authCode, ready: a.client.Ready, logger: a.logger, dev: a.dev, instrument: a.metrics.Instrument}
-	if withAdmin {
+	if withMetrics {
 		b.metrics = a.metrics.Handler()
 	}
 	return routes(b)

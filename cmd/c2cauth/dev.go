@@ -82,8 +82,8 @@ func runDev(ctx context.Context, args []string, getenv getenvFunc, stdout, stder
 	}
 
 	// Dev mode applies the production policies with settings that suit one
-	// person on a laptop: the user must be signed in, only the page's own
-	// origin may ask, the caller phone is the signed-in user's, and each
+	// person on a laptop. The user must be signed in, and only the page's
+	// own origin may ask. The caller phone is the signed-in user's, and each
 	// user gets 10 codes a minute.
 	sameOrigin, err := origin.New(nil)
 	if err != nil {
@@ -229,14 +229,10 @@ func readDevUser(w http.ResponseWriter, r *http.Request) (identity.Identity, err
 // devBodyError turns a jsonbody error into a response that shows an
 // example of the expected body.
 func devBodyError(err error, example string) *authcode.Error {
-	switch {
-	case errors.Is(err, jsonbody.ErrNotJSON):
-		return &authcode.Error{Code: authcode.CodeUnsupportedMediaType, Message: "Send the request body as uncompressed application/json."}
-	case errors.Is(err, jsonbody.ErrTooLarge):
-		return &authcode.Error{Code: authcode.CodeBodyTooLarge, Message: "The request body is too large."}
-	default:
+	if errors.Is(err, jsonbody.ErrInvalid) {
 		return &authcode.Error{Code: authcode.CodeInvalidRequest, Message: "The body must be a JSON object such as " + example + " (" + err.Error() + ")."}
 	}
+	return authcode.BodyError(err, authcode.DefaultMaxBodyBytes)
 }
 
 // logout signs the dev user out.
