@@ -17,7 +17,7 @@ import (
 const shownCodeLength = 9
 
 // audit logs one event for a finished request. Client errors are logged at
-// Info, because they are the visitor's doing; errors on our side or Live
+// Info, because they are the visitor's doing. Errors on our side or Live
 // Hub's are logged at Warn or Error with their cause.
 func (h *Handler) audit(r *http.Request, req *request, err error, latency time.Duration) {
 	if r.Method == http.MethodOptions && err == nil {

@@ -10,7 +10,7 @@ import (
 	"github.com/c2cauth/c2cauth/phone"
 )
 
-// PhoneMode chooses which caller phone, if any, the handler asks Live Hub to
+// PhoneMode chooses which caller phone, if any, the handler requests Live Hub to
 // assert. Live Hub then lets a call with that code start only from that
 // phone, which stops a code from being used to call as someone else.
 type PhoneMode string

@@ -37,7 +37,7 @@ func (h *Handler) setCORSHeaders(w http.ResponseWriter, r *http.Request) {
 }
 
 // preflight handles an OPTIONS request. A CORS preflight from an allowed
-// origin for POST gets the CORS grant; one from any other origin gets 403,
+// origin for POST gets the CORS grant. One from any other origin gets 403,
 // so the browser never sends the real request. An OPTIONS request that is
 // not a preflight gets the allowed methods.
 func (h *Handler) preflight(w http.ResponseWriter, r *http.Request) error {

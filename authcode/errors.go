@@ -64,7 +64,7 @@ func (code ErrorCode) Status() int {
 }
 
 // Error is a rejected request: a code and a message that are safe to show
-// the client, and a cause that only the log sees.
+// the client, and a cause that only the log records.
 type Error struct {
 	Code ErrorCode
 

@@ -18,7 +18,7 @@ const defaultRetryAfter = 2 * time.Second
 
 // upstreamError turns a failed Live Hub call into the endpoint's error.
 // Errors caused by our own configuration are 502 with a message that names
-// the connection, so an operator reading a visitor's report knows where to
+// the connection, so an operator reading a visitor's report can tell where to
 // look; errors caused by the visitor's input are 4xx.
 func upstreamError(ctx context.Context, err error, req *request) *Error {
 	var lhErr *livehub.Error

@@ -2,7 +2,7 @@
 //
 // The auth-code endpoint calls an Authenticator on every request. Each way a
 // site signs its users in (a session it checks itself, a JWT, headers from a
-// trusted proxy, or nobody at all) is one Authenticator, and a Go program that
+// trusted proxy, or no sign-in at all) is one Authenticator, and a Go program that
 // embeds c2cauth can supply its own.
 package identity
 

@@ -16,7 +16,7 @@
 //   - c2cauth_http_requests_total{route, method, status}: requests served,
 //     by route pattern, method and response status. A 4xx on the auth-code
 //     routes is a rejected visitor, and c2cauth_auth_code_rejections_total
-//     tells why. A 5xx means Live Hub or a policy backend is failing.
+//     shows why. A 5xx means Live Hub or a policy backend is failing.
 //   - c2cauth_http_request_duration_seconds{route, method}: histogram of the
 //     time to serve a request, from 5 ms to 10 s. The auth-code routes
 //     include the wait for Live Hub.

@@ -26,7 +26,7 @@ var ErrInvalid = errors.New("invalid phone number")
 // A number without a leading "+" or international prefix is read as a
 // national number of defaultRegion (an ISO 3166-1 alpha-2 code such as "US");
 // with an empty defaultRegion such a number is rejected. The returned error
-// wraps ErrInvalid and says why the number was rejected in words fit for a
+// wraps ErrInvalid and explains why the number was rejected in words fit for a
 // visitor.
 func Normalize(raw, defaultRegion string) (string, error) {
 	raw = strings.TrimSpace(raw)
@@ -70,7 +70,7 @@ func parseReason(err error) string {
 	}
 }
 
-// ValidRegion reports whether region is a region code the parser knows, such
+// ValidRegion reports whether region is a region code the parser supports, such
 // as "US" or "GB".
 func ValidRegion(region string) bool {
 	return phonenumbers.GetCountryCodeForRegion(strings.ToUpper(region)) != 0

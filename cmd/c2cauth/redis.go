@@ -103,7 +103,7 @@ func queryOf(raw string) url.Values {
 // connect opens the Redis client, moves the limiter and the access token
 // into Redis, and returns a function that closes the client. An unreachable
 // Redis is logged, not fatal: the token falls back to this process, and
-// limits follow --limit-redis-failure until Redis answers.
+// limits follow --limit-redis-failure until Redis responds again.
 func (c *redisConfig) connect(ctx context.Context, limiter *ratelimit.Limiter, client *livehub.Client, logger *slog.Logger, observe *liveHubLog) func() {
 	redis.SetLogger(redisLogger{log: observe})
 	rc := redis.NewClient(c.parsedOptions)

@@ -13,7 +13,7 @@
 // visitor reaches the endpoint, so a visitor cannot add a header (such as
 // X-Forwarded-User) that the site might believe. A reply that cannot be
 // understood never counts as signed in: it fails the check, and the endpoint
-// answers 503.
+// responds 503.
 package forward
 
 import (
