@@ -3,6 +3,8 @@ package metrics
 import (
 	"net/http"
 	"strconv"
+
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // Instrument returns a handler that serves requests with next and counts
@@ -25,13 +27,39 @@ func (m *Metrics) Instrument(next http.Handler) http.Handler {
 		recorder := &statusRecorder{ResponseWriter: w}
 		next.ServeHTTP(recorder, r)
 
+		child := m.httpChild(r.Pattern, r.Method, recorder.finalStatus())
+		child.requests.Inc()
+		child.duration.Observe(m.now().Sub(start).Seconds())
+	})
+}
+
+// httpKey identifies the series of one request. The mux's patterns, the
+// method labels and the statuses net/http accepts are all bounded sets.
+type httpKey struct {
+	pattern string
+	method  string
+	status  int
+}
+
+// httpChild holds the series of one httpKey.
+type httpChild struct {
+	requests prometheus.Counter
+	duration prometheus.Observer
+}
+
+// httpChild returns the series of a request that matched pattern ("" when
+// none did), with method and the final status.
+func (m *Metrics) httpChild(pattern, method string, status int) httpChild {
+	key := httpKey{pattern: pattern, method: methodLabel(method), status: status}
+	return m.httpChildren.get(key, func() httpChild {
 		route := unmatchedRoute
-		if r.Pattern != "" {
-			route = m.routes.bound(r.Pattern)
+		if pattern != "" {
+			route = m.routes.bound(pattern)
 		}
-		method := methodLabel(r.Method)
-		m.httpRequests.WithLabelValues(route, method, strconv.Itoa(recorder.finalStatus())).Inc()
-		m.httpDuration.WithLabelValues(route, method).Observe(m.now().Sub(start).Seconds())
+		return httpChild{
+			requests: m.httpRequests.WithLabelValues(route, key.method, strconv.Itoa(status)),
+			duration: m.httpDuration.WithLabelValues(route, key.method),
+		}
 	})
 }
 

@@ -71,6 +71,22 @@ func (l *labelValues) bound(value string) string {
 	return value
 }
 
+// children caches the child of a metric vector for each key, so that a hot
+// path skips hashing label values and the vector's lock. The caller keeps
+// the keys to a bounded set. It is safe for concurrent use.
+type children[K comparable, V any] struct {
+	m sync.Map // K to V
+}
+
+// get returns the child for key, made by child the first time.
+func (c *children[K, V]) get(key K, child func() V) V {
+	if v, ok := c.m.Load(key); ok {
+		return v.(V)
+	}
+	v, _ := c.m.LoadOrStore(key, child())
+	return v.(V)
+}
+
 // wellFormed reports whether value can be a label value: valid UTF-8, which
 // Prometheus requires, printable, and not too long.
 func wellFormed(value string) bool {

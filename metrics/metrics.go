@@ -95,6 +95,12 @@ type Metrics struct {
 	routes      *labelValues
 	connections *labelValues
 	reasons     *labelValues
+
+	// Children of the vectors above on the per-request paths.
+	httpChildren     children[httpKey, httpChild]
+	issuedChildren   children[string, prometheus.Counter]
+	rejectChildren   children[string, prometheus.Counter]
+	upstreamChildren children[upstreamKey, prometheus.Observer]
 }
 
 // New returns a Metrics with its own registry, in which c2cauth's
@@ -202,8 +208,22 @@ func (m *Metrics) Handler() http.Handler {
 // the request, and only issued codes record it.
 func (m *Metrics) AuthCodeResult(connection, outcome string) {
 	if outcome == OutcomeIssued {
-		m.codesIssued.WithLabelValues(m.connections.bound(connection)).Inc()
+		boundedChild(&m.issuedChildren, m.codesIssued, m.connections, connection).Inc()
 		return
 	}
-	m.rejections.WithLabelValues(m.reasons.bound(outcome)).Inc()
+	boundedChild(&m.rejectChildren, m.rejections, m.reasons, outcome).Inc()
+}
+
+// boundedChild returns the child of vec, a vector with one label, for value
+// as values bounds it. Only values that bounding keeps are cached, so the
+// cache holds at most maxLabelValues children.
+func boundedChild(cache *children[string, prometheus.Counter], vec *prometheus.CounterVec, values *labelValues, value string) prometheus.Counter {
+	if c, ok := cache.m.Load(value); ok {
+		return c.(prometheus.Counter)
+	}
+	label := values.bound(value)
+	if label != value {
+		return vec.WithLabelValues(label)
+	}
+	return cache.get(value, func() prometheus.Counter { return vec.WithLabelValues(label) })
 }
