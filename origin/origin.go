@@ -98,11 +98,14 @@ func (p *Policy) Origins() []string {
 // compared.
 func (p *Policy) Check(r *http.Request) error {
 	header := r.Header.Get("Origin")
-	if normalized, err := normalize(header); err == nil && normalized != header {
-		// Browsers already send the normalized form; this only keeps
-		// Check in step with AllowCORS for hand-written headers.
-		r = r.Clone(r.Context())
-		r.Header.Set("Origin", normalized)
+	// An allowed origin as browsers send it is already normalized.
+	if !p.allowed[header] {
+		if normalized, err := normalize(header); err == nil && normalized != header {
+			// Browsers already send the normalized form; this only keeps
+			// Check in step with AllowCORS for hand-written headers.
+			r = r.Clone(r.Context())
+			r.Header.Set("Origin", normalized)
+		}
 	}
 
 	err := p.csrf.Check(r)
@@ -121,6 +124,9 @@ func (p *Policy) Check(r *http.Request) error {
 // entries, is an allowed origin. It is false for "null" and for an empty
 // origin. The endpoint's own origin needs no CORS and is not included.
 func (p *Policy) AllowCORS(origin string) bool {
+	if p.allowed[origin] {
+		return true // allowed entries are normalized already
+	}
 	normalized, err := normalize(origin)
 	return err == nil && p.allowed[normalized]
 }

@@ -12,6 +12,10 @@ import (
 // Header is the request and response header that carries the ID.
 const Header = "X-Request-ID"
 
+// canonicalHeader is Header as net/http stores it, for map access without
+// the canonicalization that Get and Set repeat on every call.
+var canonicalHeader = http.CanonicalHeaderKey(Header)
+
 // maxLength bounds an incoming ID so a client cannot flood the logs.
 const maxLength = 128
 
@@ -22,11 +26,14 @@ type contextKey struct{}
 // request context and echoes it in the response header.
 func Middleware(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		id := r.Header.Get(Header)
+		var id string
+		if values := r.Header[canonicalHeader]; len(values) > 0 {
+			id = values[0]
+		}
 		if !wellFormed(id) {
 			id = New()
 		}
-		w.Header().Set(Header, id)
+		w.Header()[canonicalHeader] = []string{id}
 		next.ServeHTTP(w, r.WithContext(NewContext(r.Context(), id)))
 	})
 }

@@ -18,6 +18,10 @@ func TestDecode(t *testing.T) {
 		wantErr   string // empty means success
 	}{
 		{"empty object", `{}`, "", ""},
+		{"empty object with spaces", " \t\r\n{}\n", "", ""},
+		{"spaced empty object", `{ }`, "", ""},
+		{"no-break space", "\u00a0{}", "", "must be a JSON object"},
+		{"next line", "{}\u0085", "", "after the JSON object"},
 		{"phone", `{"callerPhone":"+14155550100"}`, "+14155550100", ""},
 		{"whitespace", " \n{ \"callerPhone\" : \"+1\" }\n ", "+1", ""},
 		{"empty body", ``, "", "body is empty"},
