@@ -4,6 +4,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -14,6 +15,7 @@ import (
 
 	"github.com/c2cauth/c2cauth/authcode"
 	"github.com/c2cauth/c2cauth/emulator"
+	"github.com/c2cauth/c2cauth/livehub"
 )
 
 func addFault(t *testing.T, f *fixture, fault emulator.Fault) {
@@ -254,5 +256,21 @@ func TestRateLimitedLiveHubHeldBack(t *testing.T) {
 	time.Sleep(1100 * time.Millisecond) // the last Retry-After must pass before the gate opens
 	if status, _ := f.status(t); status != http.StatusOK {
 		t.Errorf("after Live Hub recovered: got status %d, want 200", status)
+	}
+}
+
+func TestLongRetryAfterCapped(t *testing.T) {
+	f := newFixture(t, nil)
+	addFault(t, f, emulator.Fault{Endpoint: "generate", Status: 503, RetryAfter: 86400})
+
+	for i := range 2 {
+		status, retryAfter := f.status(t)
+		if status != http.StatusServiceUnavailable {
+			t.Fatalf("request %d: got status %d, want 503", i+1, status)
+		}
+		seconds, err := strconv.Atoi(retryAfter)
+		if err != nil || seconds < 1 || seconds > int(livehub.MaxRetryAfter.Seconds()) {
+			t.Errorf("request %d: got Retry-After %q, want 1 to %d seconds", i+1, retryAfter, int(livehub.MaxRetryAfter.Seconds()))
+		}
 	}
 }

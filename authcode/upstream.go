@@ -36,7 +36,9 @@ func upstreamError(ctx context.Context, err error, req *request) *Error {
 	case livehub.IsRateLimited(err), livehub.IsUnavailable(err):
 		retryAfter := defaultRetryAfter
 		if lhErr != nil && lhErr.RetryAfter > 0 {
-			retryAfter = lhErr.RetryAfter
+			// The client pauses for at most MaxRetryAfter, so a longer wait
+			// would turn visitors away after Live Hub is used again.
+			retryAfter = min(lhErr.RetryAfter, livehub.MaxRetryAfter)
 		}
 		return &Error{Code: CodeLiveHubUnavailable, Message: "Live Hub is unavailable; try again shortly.", RetryAfter: retryAfter, Err: err}
 	case errors.Is(err, livehub.ErrInvalidResponse):

@@ -65,9 +65,13 @@ var ErrInvalidResponse = errors.New("livehub: invalid response")
 //
 // After a failed token request the client sends no other for 100 ms, a pause
 // that doubles after each further failure up to 800 ms, so a recovered token
-// endpoint is used again within a second. Calls that have no usable token
-// meanwhile fail at once with an error that wraps ErrTokenBackoff and the
-// last failure.
+// endpoint is used again within a second. A 429 or 503 response from the
+// token endpoint with a Retry-After header, in seconds or as an HTTP date,
+// makes the pause that delay when it is longer. That pause lasts at most one
+// minute, so a broken header cannot stop token requests for longer. Calls
+// that have no usable token meanwhile fail at once with an error that wraps
+// ErrTokenBackoff and the last failure. A failed request ahead of time
+// leaves the cached token in use until its refresh time.
 //
 // # Shared access tokens
 //
@@ -83,6 +87,13 @@ var ErrInvalidResponse = errors.New("livehub: invalid response")
 // revocation. A 401 removes the rejected token from the store, unless the
 // store holds another by then, and the Client does not take it from the
 // store again.
+//
+// The pause after a failed token request belongs to each Client, because
+// the store does not share it. During the pause, a call that has no usable
+// token still loads the shared token, at most once every 50 ms by Now, and
+// uses it if another Client has shared one that is usable. So a Client whose
+// token request drew a 429 sends no other until its pause ends, but it goes
+// on serving calls with a token that another Client obtained.
 //
 // A call to the store that fails, or that takes longer than one second or
 // Timeout if that is shorter, is reported to Observer.TokenStore, and the
@@ -186,6 +197,7 @@ type Client struct {
 	fetchErr      error        // error of the last token request, nil after a success
 	fetchFailures int          // failed token requests in a row
 	fetchRetryAt  time.Time    // no token request before this time, by Now
+	storeCheckAt  time.Time    // during the pause, no TokenStore check before this time, by Now
 	rejected      string       // the last token dropped, which loadShared skips
 
 	gate        throttleGate

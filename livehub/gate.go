@@ -15,6 +15,13 @@ import (
 // or IsUnavailable hold for it as they did for the response.
 var ErrThrottled = errors.New("livehub: generate request not sent because Live Hub requested a pause")
 
+// MaxRetryAfter is the longest pause that a Retry-After from Live Hub makes
+// the Client keep, for token and generate requests alike. The cap bounds
+// the outage that a broken or hostile header can cause, such as one that
+// requests hours or names a date far ahead, while a throttled endpoint
+// still gets at most one request a minute from each Client.
+const MaxRetryAfter = time.Minute
+
 // reservationGrace is how long after the gate's time a reserved probe slot is
 // kept for the call that reserved it. The call wakes at that time, so only a
 // stalled goroutine misses it, and the slot must not stay held for good.
@@ -46,7 +53,7 @@ type throttleGate struct {
 }
 
 // throttleDelay returns the Retry-After of a 429 or 503 response to a
-// generate request, or zero for any other error.
+// generate request, at most MaxRetryAfter, or zero for any other error.
 func throttleDelay(err error) time.Duration {
 	e, ok := asError(err)
 	if !ok || e.Op != OpGenerate {
@@ -55,7 +62,7 @@ func throttleDelay(err error) time.Duration {
 	if e.StatusCode != http.StatusTooManyRequests && e.StatusCode != http.StatusServiceUnavailable {
 		return 0
 	}
-	return e.RetryAfter
+	return min(e.RetryAfter, MaxRetryAfter)
 }
 
 // admit decides whether a call may send a generate request at now. ticket is
@@ -106,7 +113,9 @@ func (g *throttleGate) record(now time.Time, probe bool, err error) {
 		// A request sent before the gate closed lengthens the pause only
 		// when its response requests a longer one.
 		if g.cause == nil || probe || delay > g.cause.RetryAfter {
-			g.cause = e
+			capped := *e
+			capped.RetryAfter = delay
+			g.cause = &capped
 			g.until = now.Add(delay)
 		}
 		return

@@ -275,3 +275,45 @@ func TestBackgroundRefreshFailure(t *testing.T) {
 		t.Errorf("got %d token requests, want 3", got)
 	}
 }
+
+func TestThrottleGateCapsRetryAfter(t *testing.T) {
+	clock := newFakeClock()
+	throttle := true
+	var mu sync.Mutex
+	hook := func(_ int, w http.ResponseWriter, _ *http.Request) bool {
+		mu.Lock()
+		defer mu.Unlock()
+		if !throttle {
+			return false
+		}
+		w.Header().Set("Retry-After", "86400")
+		writeJSON(w, http.StatusTooManyRequests, `{"error":"slow_down"}`)
+		return true
+	}
+	f := newFakeLiveHub(t, clock, fakeOptions{generateHook: hook})
+	c := f.client()
+	c.MaxAttempts = 1
+
+	if _, err := c.GenerateAuthenticationCode(t.Context(), "conn-1", ""); !livehub.IsRateLimited(err) {
+		t.Fatalf("first call: got error %v, want a 429", err)
+	}
+	_, err := c.GenerateAuthenticationCode(t.Context(), "conn-1", "")
+	var e *livehub.Error
+	if !errors.Is(err, livehub.ErrThrottled) || !errors.As(err, &e) {
+		t.Fatalf("held-back call: got error %v, want ErrThrottled", err)
+	}
+	if e.RetryAfter != livehub.MaxRetryAfter {
+		t.Errorf("held-back call: got RetryAfter %v, want %v", e.RetryAfter, livehub.MaxRetryAfter)
+	}
+
+	mu.Lock()
+	throttle = false
+	mu.Unlock()
+	clock.Advance(livehub.MaxRetryAfter)
+	if _, err := c.GenerateAuthenticationCode(t.Context(), "conn-1", ""); err != nil {
+		t.Errorf("call after MaxRetryAfter: %v", err)
+	}
+	if got := f.generateCount(); got != 2 {
+		t.Errorf("got %d generate requests, want 2", got)
+	}
+}

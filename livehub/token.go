@@ -62,8 +62,8 @@ type tokenFetch struct {
 // other before tokenBackoffBase·2^(n-1) has passed, at most tokenBackoffMax.
 // The cap keeps a recovered token endpoint in use again within a second.
 //
-// TODO: a Retry-After on a token endpoint error is not honoured yet, so a
-// throttled token endpoint still gets a request every 800 ms per process.
+// A 429 or 503 response with Retry-After lengthens the pause to that delay,
+// at most MaxRetryAfter.
 const (
 	tokenBackoffBase = 100 * time.Millisecond
 	tokenBackoffMax  = 800 * time.Millisecond
@@ -72,6 +72,8 @@ const (
 // ErrTokenBackoff is wrapped, together with the error of the last token
 // request, by the error returned when a call needs an access token while the
 // client waits before its next token request because the last one failed.
+// When that error is an *Error with a RetryAfter, the wrapped copy's
+// RetryAfter is the time left of the pause instead, as for ErrThrottled.
 var ErrTokenBackoff = errors.New("livehub: token requests paused")
 
 // refreshMargin returns how long before expiry the client stops using a token
@@ -104,6 +106,23 @@ func tokenBackoff(failures int) time.Duration {
 	return min(tokenBackoffBase<<(failures-1), tokenBackoffMax)
 }
 
+// tokenPause returns the pause after failures failed token requests in a
+// row, the last of which failed with err: the token backoff, or the
+// Retry-After of a 429 or 503 response when that is longer, at most
+// MaxRetryAfter. A Retry-After that parseRetryAfter finds invalid is
+// zero, so the backoff applies.
+func tokenPause(failures int, err error) time.Duration {
+	pause := tokenBackoff(failures)
+	e, ok := asError(err)
+	if !ok || e.Op != OpToken {
+		return pause
+	}
+	if e.StatusCode != http.StatusTooManyRequests && e.StatusCode != http.StatusServiceUnavailable {
+		return pause
+	}
+	return max(pause, min(e.RetryAfter, MaxRetryAfter))
+}
+
 // token returns a usable access token, from the cache or from a token request.
 //
 // Only one token request runs at a time. It runs on a context detached from
@@ -111,7 +130,9 @@ func tokenBackoff(failures int) time.Duration {
 // the cached token is past its refreshAhead time, the first caller to notice
 // starts a token request in the background and every caller goes on with the
 // cached token until its refresh time. After a failed token request, callers
-// that have no usable token fail at once until the backoff has passed.
+// that have no usable token fail at once until the pause has passed. With a
+// TokenStore, one of them looks in the store meanwhile, at most once every
+// tokenStorePoll by Client.Now, and takes a token that another Client shared.
 func (c *Client) token(ctx context.Context) (*accessToken, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("livehub: get access token: %w", err)
@@ -127,14 +148,18 @@ func (c *Client) token(ctx context.Context) (*accessToken, error) {
 		return t, nil
 	}
 	fetch := c.inflight
-	if fetch == nil {
-		if now.Before(c.fetchRetryAt) {
-			err := fmt.Errorf("%w for %v after a failed token request: %w",
-				ErrTokenBackoff, c.fetchRetryAt.Sub(now), c.fetchErr)
-			c.mu.Unlock()
-			return nil, err
-		}
+	switch {
+	case fetch != nil:
+		// Wait for the token request or store check in flight.
+	case !now.Before(c.fetchRetryAt):
 		fetch = c.startFetch(ctx, now, false)
+	case c.TokenStore != nil && !now.Before(c.storeCheckAt):
+		c.storeCheckAt = now.Add(tokenStorePoll)
+		fetch = c.startStoreCheck(ctx)
+	default:
+		err := c.backoffError(now)
+		c.mu.Unlock()
+		return nil, err
 	}
 	c.mu.Unlock()
 
@@ -183,13 +208,62 @@ func (c *Client) runFetch(ctx context.Context, fetch *tokenFetch, start time.Tim
 	} else {
 		c.fetchFailures++
 		c.fetchErr = err
-		c.fetchRetryAt = c.now().Add(tokenBackoff(c.fetchFailures))
+		c.fetchRetryAt = c.now().Add(tokenPause(c.fetchFailures, err))
 	}
 	c.inflight = nil
 	c.mu.Unlock()
 
 	fetch.token, fetch.err = token, err
 	close(fetch.done)
+}
+
+// startStoreCheck starts a look in c.TokenStore during the pause after a
+// failed token request. The caller must hold c.mu.
+func (c *Client) startStoreCheck(ctx context.Context) *tokenFetch {
+	fetch := &tokenFetch{done: make(chan struct{})}
+	c.inflight = fetch
+	go c.runStoreCheck(context.WithoutCancel(ctx), fetch)
+	return fetch
+}
+
+// runStoreCheck loads the shared token for fetch and wakes the waiters. It
+// sends no token request, because the pause is for Live Hub's sake, while
+// another Client may have obtained a token meanwhile. A shared token that
+// this Client may use ends the pause as a successful token request does.
+// Otherwise the pause goes on unchanged, and the waiters get the backoff
+// error.
+func (c *Client) runStoreCheck(ctx context.Context, fetch *tokenFetch) {
+	token, _ := c.loadShared(ctx, false)
+
+	c.mu.Lock()
+	var err error
+	if token != nil {
+		c.cached = token
+		c.fetchFailures, c.fetchErr, c.fetchRetryAt = 0, nil, time.Time{}
+	} else {
+		err = c.backoffError(c.now())
+	}
+	c.inflight = nil
+	c.mu.Unlock()
+
+	fetch.token, fetch.err = token, err
+	close(fetch.done)
+}
+
+// backoffError returns the error for a call that needs a token at now,
+// during the pause after a failed token request. The caller must hold c.mu.
+func (c *Client) backoffError(now time.Time) error {
+	left := max(c.fetchRetryAt.Sub(now), 0)
+	cause := c.fetchErr
+	if e, ok := cause.(*Error); ok && e.RetryAfter > 0 {
+		// Callers pass RetryAfter on, so it states when this Client will
+		// send a token request again, which a capped Retry-After or the
+		// time already waited makes shorter than the response's.
+		copied := *e
+		copied.RetryAfter = left
+		cause = &copied
+	}
+	return fmt.Errorf("%w for %v after a failed token request: %w", ErrTokenBackoff, left, cause)
 }
 
 // requestToken sends one token request, measures the token's lifetime from

@@ -66,7 +66,8 @@ const (
 )
 
 // tokenStorePoll is how often a Client that waits for another Client's token
-// request looks for the token in the store.
+// request looks for the token in the store, and how often, by Client.Now, a
+// Client looks there during the pause after its own token request failed.
 const tokenStorePoll = 50 * time.Millisecond
 
 // tokenStoreTimeout bounds each call to a TokenStore, so that an
