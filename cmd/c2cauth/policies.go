@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"strings"
 	"time"
 
 	"github.com/c2cauth/c2cauth/clientip"
@@ -68,26 +67,57 @@ func (c *policyConfig) register(o *options) {
 	o.stringVar(&c.limitGlobal, "limit-global", "C2CAUTH_LIMIT_GLOBAL", defaultLimitGlobal, "codes for all visitors together, as `N/DURATION`, or off")
 }
 
-// optionNames rewrites the configuration field names in the errors of the
-// identity packages as the options that set them, so that each start-up
-// problem names the option to fix.
-var optionNames = strings.NewReplacer(
-	"forward: URL", "--forward-url",
-	"forward: Timeout", "--forward-timeout",
-	"forward: DefaultRegion", "--default-region",
-	"jwtauth: JWKSURL", "--jwt-jwks-url",
-	"jwtauth: StaticKey", "--jwt-key-file",
-	"jwtauth: Issuer", "--jwt-issuer",
-	"jwtauth: Audience", "--jwt-audience",
-	"jwtauth: Algorithms", "--jwt-algorithms",
-	"jwtauth: Leeway", "--jwt-leeway",
-	"jwtauth: CookieName", "--jwt-cookie",
-	"jwtauth: DefaultRegion", "--default-region",
-	"jwtauth: set", "set",
-	"headerauth: UserHeader", "--header-user",
-	"headerauth: PhoneHeader", "--header-phone",
-	"headerauth: DefaultRegion", "--default-region",
-)
+// authField names a Config field of an identity package.
+type authField struct{ pkg, field string }
+
+// authOptions maps the Config fields of the identity packages to the
+// options that set them, so that each start-up problem names the option to
+// fix. Fields that no option sets, such as jwtauth's HMACSecret, are
+// missing: the command leaves them at their defaults, so New finds no
+// problem with them.
+var authOptions = map[authField]string{
+	{"forward", "URL"}:           "--forward-url",
+	{"forward", "Timeout"}:       "--forward-timeout",
+	{"forward", "DefaultRegion"}: "--default-region",
+
+	{"jwtauth", "JWKSURL"}:       "--jwt-jwks-url",
+	{"jwtauth", "StaticKey"}:     "--jwt-key-file",
+	{"jwtauth", "Issuer"}:        "--jwt-issuer",
+	{"jwtauth", "Audience"}:      "--jwt-audience",
+	{"jwtauth", "Algorithms"}:    "--jwt-algorithms",
+	{"jwtauth", "Leeway"}:        "--jwt-leeway",
+	{"jwtauth", "CookieName"}:    "--jwt-cookie",
+	{"jwtauth", "DefaultRegion"}: "--default-region",
+
+	{"headerauth", "UserHeader"}:    "--header-user",
+	{"headerauth", "PhoneHeader"}:   "--header-phone",
+	{"headerauth", "TrustedPeer"}:   "--trusted-proxies",
+	{"headerauth", "DefaultRegion"}: "--default-region",
+}
+
+// authProblems returns one problem of --auth mode for each problem in err,
+// an error of an identity package's New, naming options instead of Config
+// fields.
+func authProblems(mode string, err error) []error {
+	fieldErrs, others := identity.FieldErrors(err)
+	var problems []error
+	for _, fieldErr := range fieldErrs {
+		message := fieldErr.Message(func(field string) string {
+			if option, ok := authOptions[authField{fieldErr.Package, field}]; ok {
+				return option
+			}
+			// NOTE: A field without an option keeps its Go name. It cannot
+			// be wrong unless the command starts setting it, and then it
+			// needs an entry in authOptions.
+			return field
+		})
+		problems = append(problems, fmt.Errorf("--auth %s: %s", mode, message))
+	}
+	for _, other := range others {
+		problems = append(problems, fmt.Errorf("--auth %s: %v", mode, other))
+	}
+	return problems
+}
 
 // policies is the validated form of policyConfig.
 type policies struct {
@@ -141,14 +171,14 @@ func (c *policyConfig) build(defaultRegion string) (policies, []error) {
 	case "forward":
 		a, err := forward.New(forward.Config{URL: c.forwardURL, Timeout: c.forwardTimeout, DefaultRegion: defaultRegion})
 		if err != nil {
-			report("--auth forward: %v", optionNames.Replace(err.Error()))
+			problems = append(problems, authProblems("forward", err)...)
 		} else {
 			p.authenticator = a
 		}
 	case "jwt":
 		a, err := c.buildJWT(defaultRegion)
 		if err != nil {
-			report("--auth jwt: %v", optionNames.Replace(err.Error()))
+			problems = append(problems, authProblems("jwt", err)...)
 		} else {
 			p.authenticator, p.close = a, a.Close
 		}
@@ -158,7 +188,7 @@ func (c *policyConfig) build(defaultRegion string) (policies, []error) {
 		}
 		a, err := headerauth.New(headerauth.Config{UserHeader: c.headerUser, PhoneHeader: c.headerPhone, TrustedPeer: resolver.TrustedPeer, DefaultRegion: defaultRegion})
 		if err != nil {
-			report("--auth header: %v", optionNames.Replace(err.Error()))
+			problems = append(problems, authProblems("header", err)...)
 		} else {
 			p.authenticator = a
 		}

@@ -102,26 +102,27 @@ type Authenticator struct {
 }
 
 // New validates cfg and returns an Authenticator. It reports every problem
-// with cfg at once.
+// with cfg at once, each as an *identity.FieldError, joined with
+// errors.Join when there are several.
 func New(cfg Config) (*Authenticator, error) {
 	var problems []error
 
 	var host string
 	switch u, err := url.Parse(cfg.URL); {
 	case cfg.URL == "":
-		problems = append(problems, errors.New("forward: URL is required"))
+		problems = append(problems, configError("URL", "is required"))
 	case err != nil:
 		// The cause alone, because *url.Error repeats the URL with any password in it.
 		if urlErr, ok := errors.AsType[*url.Error](err); ok {
 			err = urlErr.Err
 		}
-		problems = append(problems, fmt.Errorf("forward: URL is invalid: %w", err))
+		problems = append(problems, &identity.FieldError{Package: "forward", Fields: []string{"URL"}, Problem: "is invalid", Err: err})
 	case u.Scheme != "http" && u.Scheme != "https":
-		problems = append(problems, fmt.Errorf("forward: URL %q must start with http:// or https://", u.Redacted()))
+		problems = append(problems, configError("URL", "%q must start with http:// or https://", u.Redacted()))
 	case u.Host == "":
-		problems = append(problems, fmt.Errorf("forward: URL %q has no host", u.Redacted()))
+		problems = append(problems, configError("URL", "%q has no host", u.Redacted()))
 	case u.User != nil:
-		problems = append(problems, errors.New("forward: URL must not contain a user name or password"))
+		problems = append(problems, configError("URL", "must not contain a user name or password"))
 	default:
 		host = u.Host
 	}
@@ -132,19 +133,19 @@ func New(cfg Config) (*Authenticator, error) {
 		method = http.MethodGet
 	case http.MethodGet, http.MethodPost:
 	default:
-		problems = append(problems, fmt.Errorf("forward: Method %q is not GET or POST", cfg.Method))
+		problems = append(problems, configError("Method", "%q is not GET or POST", cfg.Method))
 	}
 
 	if cfg.Timeout < 0 {
-		problems = append(problems, fmt.Errorf("forward: Timeout %s is negative", cfg.Timeout))
+		problems = append(problems, configError("Timeout", "%s is negative", cfg.Timeout))
 	}
 	userField := cmp.Or(cfg.UserField, DefaultUserField)
 	phoneField := cmp.Or(cfg.PhoneField, DefaultPhoneField)
 	if userField == phoneField {
-		problems = append(problems, fmt.Errorf("forward: UserField and PhoneField are both %q", userField))
+		problems = append(problems, &identity.FieldError{Package: "forward", Fields: []string{"UserField", "PhoneField"}, Problem: fmt.Sprintf("are both %q", userField)})
 	}
 	if cfg.DefaultRegion != "" && !phone.ValidRegion(cfg.DefaultRegion) {
-		problems = append(problems, fmt.Errorf("forward: DefaultRegion %q is not a known region code", cfg.DefaultRegion))
+		problems = append(problems, configError("DefaultRegion", "%q is not a known region code", cfg.DefaultRegion))
 	}
 	if err := errors.Join(problems...); err != nil {
 		return nil, err
@@ -172,6 +173,11 @@ func New(cfg Config) (*Authenticator, error) {
 	}, nil
 }
 
+// configError returns a problem with the Config field named field.
+func configError(field, format string, args ...any) error {
+	return &identity.FieldError{Package: "forward", Fields: []string{field}, Problem: fmt.Sprintf(format, args...)}
+}
+
 // Authenticate sends the credentials of r to the endpoint and returns the
 // identity in its reply. A request with
 // neither a Cookie nor an Authorization header is not signed in and is not
@@ -187,38 +193,29 @@ func (a *Authenticator) Authenticate(r *http.Request) (identity.Identity, error)
 		return identity.Identity{}, fmt.Errorf("%w: no Cookie or Authorization header", identity.ErrUnauthenticated)
 	}
 
-	ctx, cancel := context.WithTimeout(r.Context(), a.timeout)
-	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, a.method, a.url, nil)
-	if err != nil {
-		return identity.Identity{}, fmt.Errorf("forward auth: build request: %w", err)
-	}
+	header := make(http.Header)
 	if len(cookies) > 0 {
-		req.Header["Cookie"] = slices.Clone(cookies)
+		header["Cookie"] = slices.Clone(cookies)
 	}
 	if len(authorizations) > 0 {
-		req.Header["Authorization"] = slices.Clone(authorizations)
+		header["Authorization"] = slices.Clone(authorizations)
 	}
-	req.Header.Set("Accept", "application/json")
 	if id := requestID(r); id != "" {
-		req.Header.Set(requestid.Header, id)
+		header.Set(requestid.Header, id)
 	}
-
-	resp, err := a.client.Do(req)
+	ctx, cancel := context.WithTimeout(r.Context(), a.timeout)
+	defer cancel()
+	resp, err := a.send(ctx, header)
 	if err != nil {
 		return identity.Identity{}, a.requestError(r.Context(), ctx, err)
 	}
-	defer func() {
-		// Drain a little so that the connection can be reused.
-		io.Copy(io.Discard, io.LimitReader(resp.Body, MaxReplyBytes))
-		resp.Body.Close()
-	}()
+	defer drainAndClose(resp)
 
 	switch {
 	case resp.StatusCode == http.StatusUnauthorized, resp.StatusCode == http.StatusForbidden:
 		return identity.Identity{}, fmt.Errorf("%w: sign-in endpoint returned status %d", identity.ErrUnauthenticated, resp.StatusCode)
 	case resp.StatusCode >= 300 && resp.StatusCode < 400:
-		return identity.Identity{}, fmt.Errorf("forward auth: sign-in endpoint redirected with status %d; it must return 2xx, 401 or 403", resp.StatusCode)
+		return identity.Identity{}, redirectError(resp.StatusCode)
 	case resp.StatusCode < 200 || resp.StatusCode >= 300:
 		return identity.Identity{}, fmt.Errorf("forward auth: sign-in endpoint returned status %d", resp.StatusCode)
 	}
@@ -235,6 +232,61 @@ func (a *Authenticator) Authenticate(r *http.Request) (identity.Identity, error)
 		return identity.Identity{}, fmt.Errorf("forward auth: sign-in endpoint reply: %w", err)
 	}
 	return id, nil
+}
+
+// Probe sends the endpoint one request without credentials, as a visitor
+// who is not signed in would, and returns the status of its reply. It is
+// meant for a deploy check: Authenticate never sends such a request.
+//
+// Any 4xx reply returns a nil error, because it turns the anonymous
+// request away. The caller may want to flag a 4xx other than 401 and 403,
+// which Authenticate would treat as a failed check rather than as "not
+// signed in" for a visitor whose session is no longer valid. Probe returns
+// an error when the request fails or times out, and when the reply is 2xx
+// (the endpoint signs in a request that carries no session), a redirect,
+// or any other status.
+func (a *Authenticator) Probe(ctx context.Context) (int, error) {
+	probeCtx, cancel := context.WithTimeout(ctx, a.timeout)
+	defer cancel()
+	resp, err := a.send(probeCtx, make(http.Header))
+	if err != nil {
+		return 0, a.requestError(ctx, probeCtx, err)
+	}
+	drainAndClose(resp)
+
+	switch status := resp.StatusCode; {
+	case status >= 400 && status < 500:
+		return status, nil
+	case status >= 200 && status < 300:
+		return status, fmt.Errorf("forward auth: sign-in endpoint returned status %d to a request without credentials; it must return 401 or 403 unless the request names a signed-in visitor", status)
+	case status >= 300 && status < 400:
+		return status, redirectError(status)
+	default:
+		return status, fmt.Errorf("forward auth: sign-in endpoint returned status %d", status)
+	}
+}
+
+// send sends one request to the endpoint with the credentials in header.
+// The caller must close the reply's body.
+func (a *Authenticator) send(ctx context.Context, header http.Header) (*http.Response, error) {
+	req, err := http.NewRequestWithContext(ctx, a.method, a.url, nil)
+	if err != nil {
+		return nil, fmt.Errorf("build request: %w", err)
+	}
+	req.Header = header
+	req.Header.Set("Accept", "application/json")
+	return a.client.Do(req)
+}
+
+// drainAndClose reads a little of the body, so that the connection can be
+// reused, and closes it.
+func drainAndClose(resp *http.Response) {
+	io.Copy(io.Discard, io.LimitReader(resp.Body, MaxReplyBytes))
+	resp.Body.Close()
+}
+
+func redirectError(status int) error {
+	return fmt.Errorf("forward auth: sign-in endpoint redirected with status %d; it must return 2xx, 401 or 403", status)
 }
 
 // parseReply reads the identity from a 2xx reply body.
@@ -274,15 +326,16 @@ func (a *Authenticator) parseReply(body []byte) (identity.Identity, error) {
 	return identity.Identity{UserID: user, Phone: e164}, nil
 }
 
-// requestError describes a failed request to the endpoint. It drops the
-// URL that *url.Error carries, whose query string may hold a secret.
-func (a *Authenticator) requestError(visitorCtx, ctx context.Context, err error) error {
+// requestError describes a failed request to the endpoint, sent with ctx,
+// a child of parent that adds the timeout. It drops the URL that
+// *url.Error carries, whose query string may hold a secret.
+func (a *Authenticator) requestError(parent, ctx context.Context, err error) error {
 	if urlErr, ok := errors.AsType[*url.Error](err); ok {
 		err = urlErr.Err
 	}
 	switch {
-	case visitorCtx.Err() != nil:
-		return fmt.Errorf("forward auth: visitor request ended before %q replied: %w", a.host, context.Cause(visitorCtx))
+	case parent.Err() != nil:
+		return fmt.Errorf("forward auth: request ended before %q replied: %w", a.host, context.Cause(parent))
 	case errors.Is(ctx.Err(), context.DeadlineExceeded):
 		return fmt.Errorf("forward auth: %q did not reply within %s: %w", a.host, a.timeout, context.DeadlineExceeded)
 	default:

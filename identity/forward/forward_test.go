@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"reflect"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -432,15 +433,16 @@ func TestAuthenticateConcurrent(t *testing.T) {
 
 func TestNewRejectsConfig(t *testing.T) {
 	tests := []struct {
-		name string
-		cfg  forward.Config
-		want []string
+		name   string
+		cfg    forward.Config
+		want   []string
+		fields [][]string
 	}{
-		{name: "empty", cfg: forward.Config{}, want: []string{"URL is required"}},
-		{name: "relative URL", cfg: forward.Config{URL: "/session"}, want: []string{"URL"}},
-		{name: "other scheme", cfg: forward.Config{URL: "ftp://site.example/session"}, want: []string{"http:// or https://"}},
-		{name: "no host", cfg: forward.Config{URL: "http:///session"}, want: []string{"no host"}},
-		{name: "user info", cfg: forward.Config{URL: "https://u:p@site.example/session"}, want: []string{"user name or password"}},
+		{name: "empty", cfg: forward.Config{}, want: []string{"forward: URL is required"}, fields: [][]string{{"URL"}}},
+		{name: "relative URL", cfg: forward.Config{URL: "/session"}, want: []string{"URL"}, fields: [][]string{{"URL"}}},
+		{name: "other scheme", cfg: forward.Config{URL: "ftp://site.example/session"}, want: []string{"http:// or https://"}, fields: [][]string{{"URL"}}},
+		{name: "no host", cfg: forward.Config{URL: "http:///session"}, want: []string{"no host"}, fields: [][]string{{"URL"}}},
+		{name: "user info", cfg: forward.Config{URL: "https://u:p@site.example/session"}, want: []string{"user name or password"}, fields: [][]string{{"URL"}}},
 		{name: "every problem", cfg: forward.Config{
 			URL:           "ftp://site.example",
 			Method:        "DELETE",
@@ -448,7 +450,8 @@ func TestNewRejectsConfig(t *testing.T) {
 			UserField:     "id",
 			PhoneField:    "id",
 			DefaultRegion: "XX",
-		}, want: []string{"URL", "Method", "Timeout", "UserField", "DefaultRegion"}},
+		}, want: []string{"URL", "Method", "Timeout", "UserField and PhoneField are both", "DefaultRegion"},
+			fields: [][]string{{"URL"}, {"Method"}, {"Timeout"}, {"UserField", "PhoneField"}, {"DefaultRegion"}}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -461,11 +464,33 @@ func TestNewRejectsConfig(t *testing.T) {
 					t.Errorf("got error %q, want it to mention %q", err, want)
 				}
 			}
+			if got := problemFields(t, err); !reflect.DeepEqual(got, tt.fields) {
+				t.Errorf("got problems with fields %q, want %q", got, tt.fields)
+			}
 			if strings.Contains(err.Error(), "u:p") {
 				t.Errorf("got error %q, want one without the URL's password", err)
 			}
 		})
 	}
+}
+
+// problemFields returns the fields of each problem in err, an error of
+// New, and fails the test for a problem that is not an
+// *identity.FieldError of package forward.
+func problemFields(t *testing.T, err error) [][]string {
+	t.Helper()
+	fieldErrs, others := identity.FieldErrors(err)
+	for _, problem := range others {
+		t.Errorf("problem %q is a %T, want *identity.FieldError", problem, problem)
+	}
+	var fields [][]string
+	for _, fieldErr := range fieldErrs {
+		if fieldErr.Package != "forward" {
+			t.Errorf("problem %q names package %q, want forward", fieldErr, fieldErr.Package)
+		}
+		fields = append(fields, fieldErr.Fields)
+	}
+	return fields
 }
 
 func TestNewAcceptsConfig(t *testing.T) {

@@ -58,26 +58,27 @@ type Authenticator struct {
 }
 
 // New validates cfg and returns an Authenticator. It reports every problem
-// with cfg at once.
+// with cfg at once, each as an *identity.FieldError, joined with
+// errors.Join when there are several.
 func New(cfg Config) (*Authenticator, error) {
 	var problems []error
 	switch {
 	case cfg.UserHeader == "":
-		problems = append(problems, errors.New("headerauth: UserHeader is required"))
+		problems = append(problems, configError("UserHeader", "is required"))
 	case !validHeaderName(cfg.UserHeader):
-		problems = append(problems, fmt.Errorf("headerauth: UserHeader %q is not a valid header name", cfg.UserHeader))
+		problems = append(problems, configError("UserHeader", "%q is not a valid header name", cfg.UserHeader))
 	}
 	if cfg.PhoneHeader != "" && !validHeaderName(cfg.PhoneHeader) {
-		problems = append(problems, fmt.Errorf("headerauth: PhoneHeader %q is not a valid header name", cfg.PhoneHeader))
+		problems = append(problems, configError("PhoneHeader", "%q is not a valid header name", cfg.PhoneHeader))
 	}
 	if cfg.UserHeader != "" && http.CanonicalHeaderKey(cfg.UserHeader) == http.CanonicalHeaderKey(cfg.PhoneHeader) {
-		problems = append(problems, fmt.Errorf("headerauth: UserHeader and PhoneHeader are both %q", cfg.UserHeader))
+		problems = append(problems, &identity.FieldError{Package: "headerauth", Fields: []string{"UserHeader", "PhoneHeader"}, Problem: fmt.Sprintf("are both %q", cfg.UserHeader)})
 	}
 	if cfg.TrustedPeer == nil {
-		problems = append(problems, errors.New("headerauth: TrustedPeer is required, because identity headers count only from trusted proxies"))
+		problems = append(problems, configError("TrustedPeer", "is required, because identity headers count only from trusted proxies"))
 	}
 	if cfg.DefaultRegion != "" && !phone.ValidRegion(cfg.DefaultRegion) {
-		problems = append(problems, fmt.Errorf("headerauth: DefaultRegion %q is not a known region code", cfg.DefaultRegion))
+		problems = append(problems, configError("DefaultRegion", "%q is not a known region code", cfg.DefaultRegion))
 	}
 	if err := errors.Join(problems...); err != nil {
 		return nil, err
@@ -92,6 +93,11 @@ func New(cfg Config) (*Authenticator, error) {
 		a.phoneHeader = http.CanonicalHeaderKey(cfg.PhoneHeader)
 	}
 	return a, nil
+}
+
+// configError returns a problem with the Config field named field.
+func configError(field, format string, args ...any) error {
+	return &identity.FieldError{Package: "headerauth", Fields: []string{field}, Problem: fmt.Sprintf(format, args...)}
 }
 
 // Authenticate returns the identity in r's headers. It returns an error

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -304,21 +305,23 @@ func TestAuthenticateOverTheWire(t *testing.T) {
 
 func TestNewRejectsConfig(t *testing.T) {
 	tests := []struct {
-		name string
-		cfg  headerauth.Config
-		want []string
+		name   string
+		cfg    headerauth.Config
+		want   []string
+		fields [][]string
 	}{
-		{name: "empty", cfg: headerauth.Config{}, want: []string{"UserHeader is required", "TrustedPeer is required"}},
+		{name: "empty", cfg: headerauth.Config{}, want: []string{"headerauth: UserHeader is required", "headerauth: TrustedPeer is required"}, fields: [][]string{{"UserHeader"}, {"TrustedPeer"}}},
 		{name: "every problem", cfg: headerauth.Config{
 			UserHeader:    "X User",
 			PhoneHeader:   "X-Phone:",
 			DefaultRegion: "XX",
-		}, want: []string{"UserHeader", "PhoneHeader", "TrustedPeer", "DefaultRegion"}},
+		}, want: []string{"UserHeader", "PhoneHeader", "TrustedPeer", "DefaultRegion"},
+			fields: [][]string{{"UserHeader"}, {"PhoneHeader"}, {"TrustedPeer"}, {"DefaultRegion"}}},
 		{name: "same header twice", cfg: headerauth.Config{
 			UserHeader:  "X-User",
 			PhoneHeader: "x-user",
 			TrustedPeer: func(*http.Request) bool { return true },
-		}, want: []string{"UserHeader and PhoneHeader"}},
+		}, want: []string{"UserHeader and PhoneHeader"}, fields: [][]string{{"UserHeader", "PhoneHeader"}}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -331,6 +334,28 @@ func TestNewRejectsConfig(t *testing.T) {
 					t.Errorf("got error %q, want it to mention %q", err, want)
 				}
 			}
+			if got := problemFields(t, err); !reflect.DeepEqual(got, tt.fields) {
+				t.Errorf("got problems with fields %q, want %q", got, tt.fields)
+			}
 		})
 	}
+}
+
+// problemFields returns the fields of each problem in err, an error of
+// New, and fails the test for a problem that is not an
+// *identity.FieldError of package headerauth.
+func problemFields(t *testing.T, err error) [][]string {
+	t.Helper()
+	fieldErrs, others := identity.FieldErrors(err)
+	for _, problem := range others {
+		t.Errorf("problem %q is a %T, want *identity.FieldError", problem, problem)
+	}
+	var fields [][]string
+	for _, fieldErr := range fieldErrs {
+		if fieldErr.Package != "headerauth" {
+			t.Errorf("problem %q names package %q, want headerauth", fieldErr, fieldErr.Package)
+		}
+		fields = append(fields, fieldErr.Fields)
+	}
+	return fields
 }

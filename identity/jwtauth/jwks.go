@@ -2,12 +2,14 @@ package jwtauth
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"net/url"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -16,6 +18,8 @@ import (
 	"github.com/MicahParks/keyfunc/v3"
 	"github.com/golang-jwt/jwt/v5"
 	"golang.org/x/time/rate"
+
+	"github.com/c2cauth/c2cauth/identity"
 )
 
 // MaxKeySetBytes bounds the JSON Web Key Set response that is read. Key
@@ -24,6 +28,11 @@ const MaxKeySetBytes = 256 << 10
 
 // errNotFetched stands for the key set until its first fetch ends.
 var errNotFetched = errors.New("key set not fetched yet")
+
+// signingUses are the values of a key's "use" parameter that let it verify
+// signatures. Keys marked for encryption never do, while keys without the
+// parameter are common and count as signing keys.
+var signingUses = []jwkset.USE{jwkset.UseSig, ""}
 
 // keySet fetches an identity provider's JSON Web Key Set, caches it and
 // records whether the latest fetch succeeded. A token whose key is missing
@@ -85,11 +94,9 @@ func newKeySet(opts keySetOptions) (*keySet, error) {
 		return nil, err
 	}
 	kf, err := keyfunc.New(keyfunc.Options{
-		Ctx:     ctx,
-		Storage: storage,
-		// Keys marked for encryption never verify signatures. Keys without
-		// a "use" parameter are common and count as signing keys.
-		UseWhitelist: []jwkset.USE{jwkset.UseSig, ""},
+		Ctx:          ctx,
+		Storage:      storage,
+		UseWhitelist: signingUses,
 	})
 	if err != nil {
 		cancel()
@@ -141,6 +148,38 @@ func (ks *keySet) unavailable(ctx context.Context) error {
 	return nil
 }
 
+// check returns how many cached keys can verify a token signed with one of
+// algorithms. It returns an error when the latest fetch failed, together
+// with the count of the keys still cached from an earlier fetch, or when
+// no key is usable.
+func (ks *keySet) check(ctx context.Context, algorithms []string) (int, error) {
+	keys, err := ks.storage.KeyReadAll(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("read cached keys: %w", err)
+	}
+	usable := 0
+	for _, key := range keys {
+		if usableJWK(key, algorithms) {
+			usable++
+		}
+	}
+
+	ks.mu.Lock()
+	fetchErr := ks.fetchErr
+	ks.mu.Unlock()
+	switch {
+	case fetchErr != nil:
+		return usable, fetchErr
+	case len(keys) == 0:
+		return 0, errors.New("key set contains no supported keys")
+	case usable == 0 && len(keys) == 1:
+		return 0, fmt.Errorf("key set contains 1 key, which is not a signing key for %s", strings.Join(algorithms, ", "))
+	case usable == 0:
+		return 0, fmt.Errorf("key set contains %d keys, but none is a signing key for %s", len(keys), strings.Join(algorithms, ", "))
+	}
+	return usable, nil
+}
+
 func (ks *keySet) empty(ctx context.Context) bool {
 	keys, err := ks.storage.KeyReadAll(ctx)
 	return err != nil || len(keys) == 0
@@ -155,14 +194,27 @@ func (ks *keySet) recordSuccess() {
 
 // recordFailure records a failed fetch. A fetch that ended because the
 // visitor's request did, or because the key set was closed, is no sign of
-// trouble at the identity provider and is not recorded.
+// trouble at the identity provider and is not recorded. The first fetch is
+// the exception, because jwkset cancels its context before it reports the
+// error. No visitor or Close can end that fetch, since it runs inside New.
 func (ks *keySet) recordFailure(ctx context.Context, err error) {
-	if errors.Is(ctx.Err(), context.Canceled) {
+	ks.mu.Lock()
+	defer ks.mu.Unlock()
+	if errors.Is(ctx.Err(), context.Canceled) && ks.fetchErr != errNotFetched {
 		return
 	}
-	ks.mu.Lock()
-	ks.fetchErr = fmt.Errorf("fetch key set: %w", err)
-	ks.mu.Unlock()
+	ks.fetchErr = fetchError(err)
+}
+
+// fetchError describes a failed fetch of the key set, telling a response
+// that is not a JSON Web Key Set from a failed request.
+func fetchError(err error) error {
+	_, syntax := errors.AsType[*json.SyntaxError](err)
+	_, wrongType := errors.AsType[*json.UnmarshalTypeError](err)
+	if syntax || wrongType {
+		return fmt.Errorf("key set response is not a JSON Web Key Set: %w", err)
+	}
+	return fmt.Errorf("fetch key set: %w", err)
 }
 
 // recordingStorage reports each successful fetch. jwkset replaces the
@@ -242,19 +294,19 @@ func checkKeySetURL(raw string) error {
 		if urlErr, ok := errors.AsType[*url.Error](err); ok {
 			err = urlErr.Err
 		}
-		return fmt.Errorf("jwtauth: JWKSURL is invalid: %w", err)
+		return &identity.FieldError{Package: "jwtauth", Fields: []string{"JWKSURL"}, Problem: "is invalid", Err: err}
 	}
 	switch {
 	case u.Host == "":
-		return fmt.Errorf("jwtauth: JWKSURL %q is not an absolute URL", u.Redacted())
+		return configError("JWKSURL", "%q is not an absolute URL", u.Redacted())
 	case u.Scheme == "https":
 		return nil
 	case u.Scheme == "http" && isLoopback(u.Hostname()):
 		return nil
 	case u.Scheme == "http":
-		return fmt.Errorf("jwtauth: JWKSURL %q must use https unless its host is loopback", u.Redacted())
+		return configError("JWKSURL", "%q must use https unless its host is loopback", u.Redacted())
 	default:
-		return fmt.Errorf("jwtauth: JWKSURL %q must start with https://", u.Redacted())
+		return configError("JWKSURL", "%q must start with https://", u.Redacted())
 	}
 }
 

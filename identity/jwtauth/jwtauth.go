@@ -83,6 +83,7 @@ type Config struct {
 	// https, except on a loopback host. New fetches it once, waiting up to
 	// FetchTimeout. When that fails, New still succeeds, and requests fail
 	// the check (503, not 401) until a later fetch brings keys.
+	// Authenticator.CheckKeys reports how the fetch went.
 	JWKSURL string
 
 	// StaticKey is one PEM-encoded public key that signs all tokens: RSA
@@ -151,6 +152,7 @@ type Config struct {
 // Close it to stop the background refresh of a key set.
 type Authenticator struct {
 	parserOptions []jwt.ParserOption
+	algorithms    []string
 	staticKey     any     // the key when there is no key set
 	keys          *keySet // nil with a static key or secret
 	cookieName    string
@@ -161,7 +163,8 @@ type Authenticator struct {
 }
 
 // New validates cfg and returns an Authenticator. It reports every problem
-// with cfg at once. With JWKSURL it fetches the key set once before
+// with cfg at once, each as an *identity.FieldError, joined with
+// errors.Join when there are several. With JWKSURL it fetches the key set once before
 // returning and starts a goroutine that refreshes it until Close.
 func New(cfg Config) (*Authenticator, error) {
 	problems := checkConfig(cfg)
@@ -190,6 +193,7 @@ func New(cfg Config) (*Authenticator, error) {
 			jwt.WithLeeway(cmp.Or(cfg.Leeway, DefaultLeeway)),
 			jwt.WithTimeFunc(now),
 		},
+		algorithms:    algorithms,
 		staticKey:     staticKey,
 		cookieName:    cfg.CookieName,
 		now:           now,
@@ -209,7 +213,7 @@ func New(cfg Config) (*Authenticator, error) {
 			fetchTimeout:              cmp.Or(cfg.FetchTimeout, DefaultFetchTimeout),
 		})
 		if err != nil {
-			return nil, fmt.Errorf("jwtauth: JWKSURL: %w", err)
+			return nil, &identity.FieldError{Package: "jwtauth", Fields: []string{"JWKSURL"}, Problem: "cannot be used", Err: err}
 		}
 		a.keys = keys
 	}
@@ -227,7 +231,7 @@ func keyAndAlgorithms(cfg Config) (any, []string, []error) {
 		key, kind, err = parsePublicKey(cfg.StaticKey)
 		if err != nil {
 			// Which algorithms fit cannot be checked without the key.
-			return nil, nil, []error{fmt.Errorf("jwtauth: StaticKey: %w", err)}
+			return nil, nil, []error{&identity.FieldError{Package: "jwtauth", Fields: []string{"StaticKey"}, Problem: "is invalid", Err: err}}
 		}
 	case len(cfg.HMACSecret) > 0:
 		key, kind = slices.Clone(cfg.HMACSecret), keyHMAC
@@ -246,7 +250,7 @@ func keyAndAlgorithms(cfg Config) (any, []string, []error) {
 	if kind == keyHMAC {
 		for _, alg := range algorithms {
 			if want := minHMACSecretBytes[alg]; want > 0 && len(cfg.HMACSecret) < want {
-				problems = append(problems, fmt.Errorf("jwtauth: HMACSecret has %d bytes, but %s needs at least %d", len(cfg.HMACSecret), alg, want))
+				problems = append(problems, configError("HMACSecret", "has %d bytes, but %s needs at least %d", len(cfg.HMACSecret), alg, want))
 			}
 		}
 	}
@@ -254,22 +258,32 @@ func keyAndAlgorithms(cfg Config) (any, []string, []error) {
 }
 
 // oneKeySource reports whether exactly one of the key fields is set.
-func oneKeySource(cfg Config) bool {
-	sources := 0
-	for _, set := range []bool{cfg.JWKSURL != "", len(cfg.StaticKey) > 0, len(cfg.HMACSecret) > 0} {
-		if set {
-			sources++
-		}
+func oneKeySource(cfg Config) bool { return len(keySources(cfg)) == 1 }
+
+// keySources returns the names of the key fields that cfg sets.
+func keySources(cfg Config) []string {
+	var set []string
+	if cfg.JWKSURL != "" {
+		set = append(set, "JWKSURL")
 	}
-	return sources == 1
+	if len(cfg.StaticKey) > 0 {
+		set = append(set, "StaticKey")
+	}
+	if len(cfg.HMACSecret) > 0 {
+		set = append(set, "HMACSecret")
+	}
+	return set
 }
 
 // checkConfig returns the problems with cfg that do not depend on its key.
 func checkConfig(cfg Config) []error {
 	var problems []error
 
-	if !oneKeySource(cfg) {
-		problems = append(problems, errors.New("jwtauth: set exactly one of JWKSURL, StaticKey and HMACSecret"))
+	switch sources := keySources(cfg); {
+	case len(sources) == 0:
+		problems = append(problems, &identity.FieldError{Package: "jwtauth", Fields: []string{"JWKSURL", "StaticKey", "HMACSecret"}, Problem: "are all empty; set one of them"})
+	case len(sources) > 1:
+		problems = append(problems, &identity.FieldError{Package: "jwtauth", Fields: sources, Problem: "are set together; set only one of them"})
 	}
 	if cfg.JWKSURL != "" {
 		if err := checkKeySetURL(cfg.JWKSURL); err != nil {
@@ -278,30 +292,35 @@ func checkConfig(cfg Config) []error {
 	}
 
 	if cfg.Issuer == "" {
-		problems = append(problems, errors.New("jwtauth: Issuer is required"))
+		problems = append(problems, configError("Issuer", "is required"))
 	}
 	if cfg.Audience == "" {
-		problems = append(problems, errors.New("jwtauth: Audience is required"))
+		problems = append(problems, configError("Audience", "is required"))
 	}
 	if cfg.Leeway < 0 || cfg.Leeway > MaxLeeway {
-		problems = append(problems, fmt.Errorf("jwtauth: Leeway %s is outside 0 to %s", cfg.Leeway, MaxLeeway))
+		problems = append(problems, configError("Leeway", "%s is outside 0 to %s", cfg.Leeway, MaxLeeway))
 	}
 	if cfg.CookieName != "" && !validCookieName(cfg.CookieName) {
-		problems = append(problems, fmt.Errorf("jwtauth: CookieName %q is not a valid cookie name", cfg.CookieName))
+		problems = append(problems, configError("CookieName", "%q is not a valid cookie name", cfg.CookieName))
 	}
 	if cfg.DefaultRegion != "" && !phone.ValidRegion(cfg.DefaultRegion) {
-		problems = append(problems, fmt.Errorf("jwtauth: DefaultRegion %q is not a known region code", cfg.DefaultRegion))
+		problems = append(problems, configError("DefaultRegion", "%q is not a known region code", cfg.DefaultRegion))
 	}
 	if cfg.RefreshInterval != 0 && cfg.RefreshInterval < MinRefreshInterval {
-		problems = append(problems, fmt.Errorf("jwtauth: RefreshInterval %s is shorter than %s", cfg.RefreshInterval, MinRefreshInterval))
+		problems = append(problems, configError("RefreshInterval", "%s is shorter than %s", cfg.RefreshInterval, MinRefreshInterval))
 	}
 	if cfg.UnknownKIDRefreshInterval != 0 && cfg.UnknownKIDRefreshInterval < MinUnknownKIDRefreshInterval {
-		problems = append(problems, fmt.Errorf("jwtauth: UnknownKIDRefreshInterval %s is shorter than %s", cfg.UnknownKIDRefreshInterval, MinUnknownKIDRefreshInterval))
+		problems = append(problems, configError("UnknownKIDRefreshInterval", "%s is shorter than %s", cfg.UnknownKIDRefreshInterval, MinUnknownKIDRefreshInterval))
 	}
 	if cfg.FetchTimeout < 0 {
-		problems = append(problems, fmt.Errorf("jwtauth: FetchTimeout %s is negative", cfg.FetchTimeout))
+		problems = append(problems, configError("FetchTimeout", "%s is negative", cfg.FetchTimeout))
 	}
 	return problems
+}
+
+// configError returns a problem with the Config field named field.
+func configError(field, format string, args ...any) error {
+	return &identity.FieldError{Package: "jwtauth", Fields: []string{field}, Problem: fmt.Sprintf(format, args...)}
 }
 
 // Authenticate verifies the token in r and returns the identity it names.
@@ -348,6 +367,27 @@ func (a *Authenticator) keyGeneration() uint64 {
 		return 0
 	}
 	return a.keys.generation.Load()
+}
+
+// CheckKeys returns how many keys can verify tokens now, for a deploy
+// check or a readiness probe. With StaticKey or HMACSecret that is the one
+// key, which New checked. With JWKSURL it sends no request. It counts the
+// cached keys from the latest fetch that can verify a token signed with an
+// allowed algorithm. Keys marked for encryption do not count, nor do keys
+// whose type or "alg" parameter fits no allowed algorithm. New makes the
+// first fetch, so right after New the count is that fetch's.
+//
+// CheckKeys returns an error when the latest fetch failed (with the count
+// of keys cached from an earlier fetch, which still verify tokens), when
+// no cached key is usable, or after Close.
+func (a *Authenticator) CheckKeys(ctx context.Context) (int, error) {
+	if a.closed.Load() {
+		return 0, errors.New("jwt auth: authenticator is closed")
+	}
+	if a.keys == nil {
+		return 1, nil
+	}
+	return a.keys.check(ctx, a.algorithms)
 }
 
 // Close stops the background refresh of the key set. The refresh goroutine

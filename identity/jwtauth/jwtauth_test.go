@@ -14,6 +14,7 @@ import (
 	"math/big"
 	"net/http"
 	"net/http/httptest"
+	"reflect"
 	"slices"
 	"strings"
 	"sync"
@@ -718,27 +719,29 @@ func TestNewRejectsConfig(t *testing.T) {
 	const jwks = "https://idp.example/jwks.json"
 
 	tests := []struct {
-		name string
-		cfg  jwtauth.Config
-		want []string
+		name   string
+		cfg    jwtauth.Config
+		want   []string
+		fields [][]string
 	}{
-		{name: "empty", cfg: jwtauth.Config{}, want: []string{"exactly one of JWKSURL", "Issuer is required", "Audience is required"}},
-		{name: "two key sources", cfg: jwtauth.Config{JWKSURL: jwks, StaticKey: ecPEM, Issuer: issuer, Audience: audience}, want: []string{"exactly one"}},
-		{name: "alg none", cfg: jwtauth.Config{JWKSURL: jwks, Algorithms: []string{"RS256", "none"}, Issuer: issuer, Audience: audience}, want: []string{`"none"`}},
-		{name: "unknown alg", cfg: jwtauth.Config{JWKSURL: jwks, Algorithms: []string{"RS257"}, Issuer: issuer, Audience: audience}, want: []string{`"RS257"`}},
-		{name: "HMAC with key set", cfg: jwtauth.Config{JWKSURL: jwks, Algorithms: []string{"RS256", "HS256"}, Issuer: issuer, Audience: audience}, want: []string{`"HS256" needs HMACSecret`}},
-		{name: "HMAC with public key", cfg: jwtauth.Config{StaticKey: ecPEM, Algorithms: []string{"ES256", "HS256"}, Issuer: issuer, Audience: audience}, want: []string{`"HS256" needs a key of type HMAC`}},
-		{name: "RSA alg with EC key", cfg: jwtauth.Config{StaticKey: ecPEM, Algorithms: []string{"RS256"}, Issuer: issuer, Audience: audience}, want: []string{`"RS256" needs a key of type RSA`}},
-		{name: "ES384 with P-256 key", cfg: jwtauth.Config{StaticKey: ecPEM, Algorithms: []string{"ES384"}, Issuer: issuer, Audience: audience}, want: []string{`"ES384"`}},
-		{name: "RSA alg with secret", cfg: jwtauth.Config{HMACSecret: secret, Algorithms: []string{"RS256"}, Issuer: issuer, Audience: audience}, want: []string{`"RS256"`}},
-		{name: "short secret", cfg: jwtauth.Config{HMACSecret: []byte("short"), Issuer: issuer, Audience: audience}, want: []string{"HMACSecret has 5 bytes"}},
-		{name: "secret short for HS512", cfg: jwtauth.Config{HMACSecret: secret, Algorithms: []string{"HS512"}, Issuer: issuer, Audience: audience}, want: []string{"HS512 needs at least 64"}},
-		{name: "not PEM", cfg: jwtauth.Config{StaticKey: []byte("not a key"), Issuer: issuer, Audience: audience}, want: []string{"StaticKey: no PEM block"}},
-		{name: "private key", cfg: jwtauth.Config{StaticKey: privatePEM, Issuer: issuer, Audience: audience}, want: []string{"private key"}},
-		{name: "two PEM blocks", cfg: jwtauth.Config{StaticKey: append(slices.Clone(ecPEM), ecPEM...), Issuer: issuer, Audience: audience}, want: []string{"more than one PEM block"}},
-		{name: "small RSA key", cfg: jwtauth.Config{StaticKey: pemPublic(t, smallRSA), Issuer: issuer, Audience: audience}, want: []string{"1024 bits"}},
-		{name: "plain http key set", cfg: jwtauth.Config{JWKSURL: "http://idp.example/jwks.json", Issuer: issuer, Audience: audience}, want: []string{"must use https"}},
-		{name: "relative key set URL", cfg: jwtauth.Config{JWKSURL: "/jwks.json", Issuer: issuer, Audience: audience}, want: []string{"not an absolute URL"}},
+		{name: "empty", cfg: jwtauth.Config{}, want: []string{"JWKSURL, StaticKey and HMACSecret are all empty", "jwtauth: Issuer is required", "jwtauth: Audience is required"}, fields: [][]string{{"JWKSURL", "StaticKey", "HMACSecret"}, {"Issuer"}, {"Audience"}}},
+		{name: "two key sources", cfg: jwtauth.Config{JWKSURL: jwks, StaticKey: ecPEM, Issuer: issuer, Audience: audience}, want: []string{"JWKSURL and StaticKey are set together"}, fields: [][]string{{"JWKSURL", "StaticKey"}}},
+		{name: "three key sources", cfg: jwtauth.Config{JWKSURL: jwks, StaticKey: ecPEM, HMACSecret: secret, Issuer: issuer, Audience: audience}, want: []string{"JWKSURL, StaticKey and HMACSecret are set together"}, fields: [][]string{{"JWKSURL", "StaticKey", "HMACSecret"}}},
+		{name: "alg none", cfg: jwtauth.Config{JWKSURL: jwks, Algorithms: []string{"RS256", "none"}, Issuer: issuer, Audience: audience}, want: []string{`"none"`}, fields: [][]string{{"Algorithms"}}},
+		{name: "unknown alg", cfg: jwtauth.Config{JWKSURL: jwks, Algorithms: []string{"RS257"}, Issuer: issuer, Audience: audience}, want: []string{`"RS257"`}, fields: [][]string{{"Algorithms"}}},
+		{name: "HMAC with key set", cfg: jwtauth.Config{JWKSURL: jwks, Algorithms: []string{"RS256", "HS256"}, Issuer: issuer, Audience: audience}, want: []string{`Algorithms and JWKSURL do not fit together, because "HS256" is an HMAC algorithm`}, fields: [][]string{{"Algorithms", "JWKSURL"}}},
+		{name: "HMAC with public key", cfg: jwtauth.Config{StaticKey: ecPEM, Algorithms: []string{"ES256", "HS256"}, Issuer: issuer, Audience: audience}, want: []string{`"HS256" needs a key of type HMAC`}, fields: [][]string{{"Algorithms", "StaticKey"}}},
+		{name: "RSA alg with EC key", cfg: jwtauth.Config{StaticKey: ecPEM, Algorithms: []string{"RS256"}, Issuer: issuer, Audience: audience}, want: []string{`"RS256" needs a key of type RSA`}, fields: [][]string{{"Algorithms", "StaticKey"}}},
+		{name: "ES384 with P-256 key", cfg: jwtauth.Config{StaticKey: ecPEM, Algorithms: []string{"ES384"}, Issuer: issuer, Audience: audience}, want: []string{`"ES384"`}, fields: [][]string{{"Algorithms", "StaticKey"}}},
+		{name: "RSA alg with secret", cfg: jwtauth.Config{HMACSecret: secret, Algorithms: []string{"RS256"}, Issuer: issuer, Audience: audience}, want: []string{`"RS256"`}, fields: [][]string{{"Algorithms", "HMACSecret"}}},
+		{name: "short secret", cfg: jwtauth.Config{HMACSecret: []byte("short"), Issuer: issuer, Audience: audience}, want: []string{"HMACSecret has 5 bytes"}, fields: [][]string{{"HMACSecret"}}},
+		{name: "secret short for HS512", cfg: jwtauth.Config{HMACSecret: secret, Algorithms: []string{"HS512"}, Issuer: issuer, Audience: audience}, want: []string{"HS512 needs at least 64"}, fields: [][]string{{"HMACSecret"}}},
+		{name: "not PEM", cfg: jwtauth.Config{StaticKey: []byte("not a key"), Issuer: issuer, Audience: audience}, want: []string{"StaticKey is invalid: no PEM block"}, fields: [][]string{{"StaticKey"}}},
+		{name: "private key", cfg: jwtauth.Config{StaticKey: privatePEM, Issuer: issuer, Audience: audience}, want: []string{"private key"}, fields: [][]string{{"StaticKey"}}},
+		{name: "two PEM blocks", cfg: jwtauth.Config{StaticKey: append(slices.Clone(ecPEM), ecPEM...), Issuer: issuer, Audience: audience}, want: []string{"more than one PEM block"}, fields: [][]string{{"StaticKey"}}},
+		{name: "small RSA key", cfg: jwtauth.Config{StaticKey: pemPublic(t, smallRSA), Issuer: issuer, Audience: audience}, want: []string{"1024 bits"}, fields: [][]string{{"StaticKey"}}},
+		{name: "plain http key set", cfg: jwtauth.Config{JWKSURL: "http://idp.example/jwks.json", Issuer: issuer, Audience: audience}, want: []string{"must use https"}, fields: [][]string{{"JWKSURL"}}},
+		{name: "relative key set URL", cfg: jwtauth.Config{JWKSURL: "/jwks.json", Issuer: issuer, Audience: audience}, want: []string{"not an absolute URL"}, fields: [][]string{{"JWKSURL"}}},
 		{name: "every setting", cfg: jwtauth.Config{
 			JWKSURL:                   jwks,
 			Issuer:                    issuer,
@@ -749,7 +752,8 @@ func TestNewRejectsConfig(t *testing.T) {
 			RefreshInterval:           time.Second,
 			UnknownKIDRefreshInterval: time.Millisecond,
 			FetchTimeout:              -time.Second,
-		}, want: []string{"Leeway", "CookieName", "DefaultRegion", "RefreshInterval", "UnknownKIDRefreshInterval", "FetchTimeout"}},
+		}, want: []string{"Leeway", "CookieName", "DefaultRegion", "RefreshInterval", "UnknownKIDRefreshInterval", "FetchTimeout"},
+			fields: [][]string{{"Leeway"}, {"CookieName"}, {"DefaultRegion"}, {"RefreshInterval"}, {"UnknownKIDRefreshInterval"}, {"FetchTimeout"}}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -763,11 +767,33 @@ func TestNewRejectsConfig(t *testing.T) {
 					t.Errorf("got error %q, want it to mention %q", err, want)
 				}
 			}
+			if got := problemFields(t, err); !reflect.DeepEqual(got, tt.fields) {
+				t.Errorf("got problems with fields %q, want %q", got, tt.fields)
+			}
 			if strings.Contains(err.Error(), string(secret)) {
 				t.Errorf("got error %q, want one without the secret", err)
 			}
 		})
 	}
+}
+
+// problemFields returns the fields of each problem in err, an error of
+// New, and fails the test for a problem that is not an
+// *identity.FieldError of package jwtauth.
+func problemFields(t *testing.T, err error) [][]string {
+	t.Helper()
+	fieldErrs, others := identity.FieldErrors(err)
+	for _, problem := range others {
+		t.Errorf("problem %q is a %T, want *identity.FieldError", problem, problem)
+	}
+	var fields [][]string
+	for _, fieldErr := range fieldErrs {
+		if fieldErr.Package != "jwtauth" {
+			t.Errorf("problem %q names package %q, want jwtauth", fieldErr, fieldErr.Package)
+		}
+		fields = append(fields, fieldErr.Fields)
+	}
+	return fields
 }
 
 func TestNewAcceptsKeyFormats(t *testing.T) {

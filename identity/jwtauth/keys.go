@@ -1,6 +1,7 @@
 package jwtauth
 
 import (
+	"crypto"
 	"crypto/ecdsa"
 	"crypto/ed25519"
 	"crypto/elliptic"
@@ -9,7 +10,12 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
+
+	"github.com/MicahParks/jwkset"
+
+	"github.com/c2cauth/c2cauth/identity"
 )
 
 // keyType is the kind of key an algorithm verifies with.
@@ -118,44 +124,93 @@ func parsePublicKey(data []byte) (any, keyType, error) {
 		return nil, 0, fmt.Errorf("parse PEM block %q: %w", block.Type, err)
 	}
 
-	switch k := key.(type) {
-	case *rsa.PublicKey:
+	kind, err := publicKeyType(key)
+	if err != nil {
+		return nil, 0, err
+	}
+	if k, ok := key.(*rsa.PublicKey); ok {
 		if bits := k.N.BitLen(); bits < minRSABits {
 			return nil, 0, fmt.Errorf("RSA key has %d bits, want at least %d", bits, minRSABits)
 		}
-		return k, keyRSA, nil
+	}
+	return key, kind, nil
+}
+
+// publicKeyType returns the type of a public key, or an error when no
+// supported algorithm verifies with it.
+func publicKeyType(key any) (keyType, error) {
+	switch k := key.(type) {
+	case *rsa.PublicKey:
+		return keyRSA, nil
 	case *ecdsa.PublicKey:
 		switch k.Curve {
 		case elliptic.P256():
-			return k, keyP256, nil
+			return keyP256, nil
 		case elliptic.P384():
-			return k, keyP384, nil
+			return keyP384, nil
 		case elliptic.P521():
-			return k, keyP521, nil
+			return keyP521, nil
 		}
-		return nil, 0, fmt.Errorf("ECDSA curve %s is not supported", k.Curve.Params().Name)
+		return 0, fmt.Errorf("ECDSA curve %s is not supported", k.Curve.Params().Name)
 	case ed25519.PublicKey:
-		return k, keyEd25519, nil
+		return keyEd25519, nil
 	default:
-		return nil, 0, fmt.Errorf("%T keys are not supported", key)
+		return 0, fmt.Errorf("%T keys are not supported", key)
 	}
+}
+
+// usableJWK reports whether jwk can verify a token signed with one of
+// algorithms, by the rules Authenticate applies to a key from a key set.
+// Its "use" must be one of signingUses and its type must fit an algorithm.
+// Its "alg" parameter, when present, must be that algorithm.
+func usableJWK(jwk jwkset.JWK, algorithms []string) bool {
+	params := jwk.Marshal()
+	if !slices.Contains(signingUses, params.USE) {
+		return false
+	}
+	key := jwk.Key()
+	if private, ok := key.(interface{ Public() crypto.PublicKey }); ok {
+		key = private.Public()
+	}
+	kind, err := publicKeyType(key)
+	if err != nil {
+		return false
+	}
+	for _, alg := range algorithms {
+		if algorithmKeys[alg] == kind && (params.ALG == "" || params.ALG.String() == alg) {
+			return true
+		}
+	}
+	return false
 }
 
 // checkAlgorithms validates the allow-list for a key of type key, or for a
 // JSON Web Key Set when key is zero, and returns one problem per bad entry.
 func checkAlgorithms(algorithms []string, key keyType) []error {
+	keyField := "StaticKey"
+	if key == keyHMAC {
+		keyField = "HMACSecret"
+	}
 	var problems []error
 	for _, alg := range algorithms {
 		need, known := algorithmKeys[alg]
 		switch {
 		case strings.EqualFold(alg, "none"):
-			problems = append(problems, errors.New(`jwtauth: Algorithms: "none" accepts unsigned tokens and is never allowed`))
+			problems = append(problems, configError("Algorithms", "contains %q, which accepts unsigned tokens and is never allowed", alg))
 		case !known:
-			problems = append(problems, fmt.Errorf("jwtauth: Algorithms: %q is not a supported algorithm", alg))
+			problems = append(problems, configError("Algorithms", "contains %q, which is not a supported algorithm", alg))
 		case key == 0 && need == keyHMAC:
-			problems = append(problems, fmt.Errorf("jwtauth: Algorithms: %q needs HMACSecret and cannot be used with JWKSURL", alg))
+			problems = append(problems, &identity.FieldError{
+				Package: "jwtauth",
+				Fields:  []string{"Algorithms", "JWKSURL"},
+				Problem: fmt.Sprintf("do not fit together, because %q is an HMAC algorithm, which needs a shared secret instead of a key set", alg),
+			})
 		case key != 0 && need != key:
-			problems = append(problems, fmt.Errorf("jwtauth: Algorithms: %q needs a key of type %s, not %s", alg, need, key))
+			problems = append(problems, &identity.FieldError{
+				Package: "jwtauth",
+				Fields:  []string{"Algorithms", keyField},
+				Problem: fmt.Sprintf("do not fit together, because %q needs a key of type %s, not %s", alg, need, key),
+			})
 		}
 	}
 	return problems
