@@ -6,10 +6,15 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net/http"
+	"net/url"
 	"slices"
 	"time"
 
 	"github.com/c2cauth/c2cauth/authcode"
+	"github.com/c2cauth/c2cauth/identity"
+	"github.com/c2cauth/c2cauth/identity/forward"
+	"github.com/c2cauth/c2cauth/identity/jwtauth"
 	"github.com/c2cauth/c2cauth/livehub"
 )
 
@@ -23,7 +28,7 @@ var errCheckFailed = errors.New("check failed")
 func runCheck(ctx context.Context, args []string, getenv getenvFunc, stdout, stderr io.Writer) error {
 	var cfg serveConfig
 	var probe bool
-	o := newOptions("check", "Validate the serve configuration and obtain a Live Hub access token with it; with --probe, also request one code per connection. Takes every option of serve.", stdout, stderr)
+	o := newOptions("check", "Validate the serve configuration, test the sign-in back end (the key set of --jwt-jwks-url or the endpoint of --forward-url), and obtain a Live Hub access token; with --probe, also request one code per connection. Takes every option of serve.", stdout, stderr)
 	cfg.register(o)
 	o.fs.BoolVar(&probe, "probe", false, "also request one authentication code for each configured connection")
 	if err := o.parse(args, getenv); err != nil {
@@ -33,8 +38,10 @@ func runCheck(ctx context.Context, args []string, getenv getenvFunc, stdout, std
 	if err != nil {
 		return err
 	}
-	s.policies.close()
+	defer s.policies.close()
 	fmt.Fprintln(stdout, "configuration: valid")
+
+	signInFailed := !checkSignIn(ctx, stdout, cfg.policy, s.policies.authenticator)
 
 	client := cfg.liveHub.newClient(s.liveHub)
 	client.MaxAttempts = 1
@@ -48,27 +55,92 @@ func runCheck(ctx context.Context, args []string, getenv getenvFunc, stdout, std
 		return errCheckFailed
 	}
 	fmt.Fprintf(stdout, "access token: obtained from %s for API client %q\n", cfg.liveHub.url, cfg.liveHub.clientID)
-	if !probe {
-		return nil
+	if probe && !probeConnections(ctx, stdout, client, s.liveHub.connections) {
+		return errCheckFailed
 	}
+	if signInFailed {
+		return errCheckFailed
+	}
+	return nil
+}
 
-	failed := false
-	for _, name := range connectionNames(s.liveHub.connections) {
-		id := s.liveHub.connections[name]
+// probeConnections requests one code for each connection, printing a line
+// for each, and reports whether every connection gave a code.
+func probeConnections(ctx context.Context, stdout io.Writer, client *livehub.Client, connections map[string]string) bool {
+	ok := true
+	for _, name := range connectionNames(connections) {
+		id := connections[name]
 		probeCtx, cancel := context.WithTimeout(ctx, checkTimeout)
 		code, err := client.GenerateAuthenticationCode(probeCtx, id, "")
 		cancel()
 		if err != nil {
-			failed = true
+			ok = false
 			fmt.Fprintf(stdout, "connection %q (SIP connection %s): FAILED: %s\n", name, id, explainGenerateError(err))
 			continue
 		}
 		fmt.Fprintf(stdout, "connection %q (SIP connection %s): code %s issued\n", name, id, authcode.ShortenCode(code))
 	}
-	if failed {
-		return errCheckFailed
+	return ok
+}
+
+// checkSignIn tests the sign-in back end of a and prints one line about
+// it, or two with a warning. It reports whether the back end can be used.
+// Modes without a back end to reach (none, header, and jwt with
+// --jwt-key-file) print nothing.
+func checkSignIn(ctx context.Context, stdout io.Writer, cfg policyConfig, a identity.Authenticator) bool {
+	switch a := a.(type) {
+	case *jwtauth.Authenticator:
+		if cfg.jwtJWKSURL == "" {
+			return true
+		}
+		return checkKeySet(ctx, stdout, a, outputURL(cfg.jwtJWKSURL))
+	case *forward.Authenticator:
+		return checkForward(ctx, stdout, a, outputURL(cfg.forwardURL))
+	default:
+		return true
 	}
-	return nil
+}
+
+// checkKeySet reports on the key set that the validation fetched.
+func checkKeySet(ctx context.Context, stdout io.Writer, a *jwtauth.Authenticator, keySetURL string) bool {
+	usable, err := a.CheckKeys(ctx)
+	if err != nil {
+		fmt.Fprintf(stdout, "key set: FAILED: %s: %v\n", keySetURL, err)
+		return false
+	}
+	noun := "keys"
+	if usable == 1 {
+		noun = "key"
+	}
+	fmt.Fprintf(stdout, "key set: %d usable %s at %s\n", usable, noun, keySetURL)
+	return true
+}
+
+// checkForward sends the sign-in endpoint one request without credentials.
+// Any 4xx passes, because it turns an anonymous request away, but only 401
+// and 403 mean "not signed in" to c2cauth, so another 4xx adds a warning.
+func checkForward(ctx context.Context, stdout io.Writer, a *forward.Authenticator, endpointURL string) bool {
+	status, err := a.Probe(ctx)
+	if err != nil {
+		fmt.Fprintf(stdout, "sign-in endpoint: FAILED: %s: %v\n", endpointURL, err)
+		return false
+	}
+	fmt.Fprintf(stdout, "sign-in endpoint: %s answered %d to a request without credentials\n", endpointURL, status)
+	if status != http.StatusUnauthorized && status != http.StatusForbidden {
+		fmt.Fprintf(stdout, "sign-in endpoint: WARNING: c2cauth reads only 401 and 403 as not signed in; a visitor whose session has ended gets 503 instead of 401 if the endpoint answers %d to them too\n", status)
+	}
+	return true
+}
+
+// outputURL returns raw without its query and fragment, which may hold a
+// secret, for printing.
+func outputURL(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return raw
+	}
+	u.User, u.RawQuery, u.ForceQuery, u.Fragment = nil, "", false, ""
+	return u.String()
 }
 
 // explainTokenError explains in plain words why no access token was obtained.
