@@ -76,7 +76,8 @@ func (a *app) backendHandler(withMetrics bool) http.Handler {
 	return routes(b)
 }
 
-// adminHandler returns the handler of the admin listener.
-func (a *app) adminHandler() http.Handler {
-	return adminRoutes(a.client.Ready, a.metrics.Handler(), a.logger)
+// adminHandler returns the handler of the admin listener. withProfiles adds
+// Go's runtime profiles under /debug/pprof/.
+func (a *app) adminHandler(withProfiles bool) http.Handler {
+	return adminRoutes(a.client.Ready, a.metrics.Handler(), a.logger, withProfiles)
 }

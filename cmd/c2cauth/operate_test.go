@@ -262,6 +262,44 @@ func TestAdminListener(t *testing.T) {
 	if resp := request(t, "/v1/auth-code", backendURL); resp.StatusCode != http.StatusOK {
 		t.Errorf("backend /v1/auth-code: got %d, want 200", resp.StatusCode)
 	}
+	if resp := request(t, "/debug/pprof/", adminURL); resp.StatusCode != http.StatusNotFound {
+		t.Errorf("admin /debug/pprof/ without --pprof: got %d, want 404", resp.StatusCode)
+	}
+}
+
+func TestProfilesOnAdminListenerOnly(t *testing.T) {
+	em := emulatortest.NewServer(emulator.Config{})
+	t.Cleanup(em.Close)
+	p := start(t, map[string]string{"LIVEHUB_CLIENT_SECRET": em.ClientSecret, "C2CAUTH_PPROF": "true"},
+		append([]string{"serve", "--listen", "127.0.0.1:0", "--admin-listen", "127.0.0.1:0", "--auth", "none"}, liveHubArgs(em)...)...)
+	adminURL := p.waitFor(t, `admin endpoints listening on (http://127\.0\.0\.1:\d+)`)[1]
+	backendURL := p.waitFor(t, `backend listening on (http://127\.0\.0\.1:\d+)`)[1]
+
+	resp, err := http.Get(adminURL + "/debug/pprof/goroutine?debug=1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || !strings.Contains(string(body), "goroutine profile:") {
+		t.Errorf("admin goroutine profile: got %d with %.80q, want 200 with a goroutine profile", resp.StatusCode, body)
+	}
+	if resp := request(t, "/debug/pprof/", backendURL); resp.StatusCode != http.StatusNotFound {
+		t.Errorf("backend /debug/pprof/: got %d, want 404", resp.StatusCode)
+	}
+}
+
+func TestProfilesNeedAdminListener(t *testing.T) {
+	var stdout, stderr bytes.Buffer
+	env := map[string]string{"LIVEHUB_CLIENT_SECRET": "secret"}
+	args := []string{"c2cauth", "serve", "--pprof", "--auth", "none", "--livehub-url", "http://127.0.0.1:1", "--client-id", "site", "--sip-connection", "f399069f-e84f-41e4-ac71-fab2ded73f1c"}
+	err := run(context.Background(), args, func(k string) string { return env[k] }, &stdout, &stderr)
+	if got := exitCode(err); got != 2 {
+		t.Fatalf("got exit code %d (%v), want 2", got, err)
+	}
+	if !strings.Contains(err.Error(), "--pprof needs --admin-listen") {
+		t.Errorf("error does not explain --pprof:\n%v", err)
+	}
 }
 
 func TestServeTLS(t *testing.T) {

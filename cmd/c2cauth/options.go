@@ -73,6 +73,10 @@ func (o *options) stringVar(p *string, name, env, value, usage string) {
 	o.fs.StringVar(p, name, value, o.describe(name, env, usage))
 }
 
+func (o *options) boolVar(p *bool, name, env string, value bool, usage string) {
+	o.fs.BoolVar(p, name, value, o.describe(name, env, usage))
+}
+
 func (o *options) durationVar(p *time.Duration, name, env string, value time.Duration, usage string) {
 	o.fs.DurationVar(p, name, value, o.describe(name, env, usage))
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"log/slog"
 	"net/http"
+	"net/http/pprof"
 	"time"
 
 	"github.com/c2cauth/c2cauth/authcode"
@@ -51,11 +52,19 @@ func routes(b backend) http.Handler {
 	return requestid.Middleware(handler)
 }
 
-// adminRoutes returns the handler of the admin listener: the probes and
-// the metrics, away from the public port.
-func adminRoutes(ready func(context.Context) error, metrics http.Handler, logger *slog.Logger) http.Handler {
+// adminRoutes returns the handler of the admin listener: the probes, the
+// metrics and, with profiles, Go's runtime profiles, away from the public
+// port.
+func adminRoutes(ready func(context.Context) error, metrics http.Handler, logger *slog.Logger, profiles bool) http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("/metrics", getOnly(metrics))
+	if profiles {
+		mux.HandleFunc("/debug/pprof/", pprof.Index)
+		mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+		mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+		mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+		mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	}
 	mux.Handle("/healthz", getOnly(http.HandlerFunc(handleHealthz)))
 	mux.Handle("/readyz", getOnly(handleReadyz(ready, logger)))
 	mux.Handle("/", http.HandlerFunc(handleNotFound))

@@ -18,6 +18,7 @@ import (
 type serveConfig struct {
 	listen        string
 	adminListen   string
+	pprof         bool
 	tlsCert       string
 	tlsKey        string
 	liveHub       liveHubConfig
@@ -42,6 +43,7 @@ func (c *serveConfig) register(o *options) {
 	o.configFile(nil)
 	o.stringVar(&c.listen, "listen", "C2CAUTH_LISTEN", ":8080", "`address` the backend listens on")
 	o.stringVar(&c.adminListen, "admin-listen", "C2CAUTH_ADMIN_LISTEN", "", "`address` for /metrics, /healthz and /readyz alone, such as :9090; empty serves them on --listen")
+	o.boolVar(&c.pprof, "pprof", "C2CAUTH_PPROF", false, "also serve Go's runtime profiles under /debug/pprof/ on --admin-listen, which must be set")
 	o.stringVar(&c.tlsCert, "tls-cert", "C2CAUTH_TLS_CERT", "", "PEM certificate chain `file` for HTTPS on --listen; with --tls-key")
 	o.stringVar(&c.tlsKey, "tls-key", "C2CAUTH_TLS_KEY", "", "PEM private key `file` for HTTPS on --listen; with --tls-cert")
 	c.liveHub.register(o)
@@ -66,6 +68,9 @@ func (c *serveConfig) validate(getenv getenvFunc, stderr io.Writer) (serveSettin
 	}
 	if _, _, err := net.SplitHostPort(c.adminListen); c.adminListen != "" && err != nil {
 		report("--admin-listen %q is not a host:port address, such as :9090", c.adminListen)
+	}
+	if c.pprof && c.adminListen == "" {
+		report("--pprof needs --admin-listen: profiles are never served on the public port")
 	}
 	switch {
 	case c.tlsCert == "" && c.tlsKey == "":
@@ -114,6 +119,7 @@ func (c *serveConfig) logStart(logger *slog.Logger, s serveSettings, url string)
 	logger.Info("c2cauth serving",
 		"url", url,
 		"admin_listen", c.adminListen,
+		"pprof", c.pprof,
 		"tls", s.tls != nil,
 		"livehub_url", c.liveHub.url,
 		"client_id", c.liveHub.clientID,
@@ -205,7 +211,7 @@ func runServe(ctx context.Context, args []string, getenv getenvFunc, stdout, std
 	})
 	if adminLn != nil {
 		wg.Go(func() {
-			errs[1] = serve(ctx, adminLn, nil, app.adminHandler(), s.logger)
+			errs[1] = serve(ctx, adminLn, nil, app.adminHandler(cfg.pprof), s.logger)
 			cancel()
 		})
 	}
