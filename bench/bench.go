@@ -33,6 +33,7 @@ type settings struct {
 	out           string
 	c2cauthBinary string
 	keep          bool
+	cpuProfile    string // file for c2cauth's CPU profile; empty means none
 }
 
 func parseSettings(args []string, stderr io.Writer) (settings, error) {
@@ -57,6 +58,7 @@ func parseSettings(args []string, stderr io.Writer) (settings, error) {
 	fs.DurationVar(&s.timeout, "timeout", 4*time.Minute+30*time.Second, "maximum `duration` of the whole benchmark")
 	fs.StringVar(&s.out, "out", "", "also write the Markdown report to this `file`")
 	fs.StringVar(&s.c2cauthBinary, "c2cauth", "", "c2cauth binary `file` to measure instead of building ./cmd/c2cauth")
+	fs.StringVar(&s.cpuProfile, "cpuprofile", "", "write a CPU profile of c2cauth during its first maximum-throughput run to this `file`, read with go tool pprof")
 	fs.BoolVar(&s.keep, "keep", false, "keep the temporary directory with the c2cauth log")
 	if err := fs.Parse(args); err != nil {
 		return settings{}, err

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -79,7 +80,11 @@ func startStack(ctx context.Context, s settings, dir string, progress func(strin
 	defer logFile.Close()
 
 	progress("starting c2cauth serve and the baseline")
-	c2cauth, err := startBackend(ctx, nameC2cauth, bin, c2cauthArgs(st.emulators[nameC2cauth].url, keyFile), childEnv(), logFile)
+	args := c2cauthArgs(st.emulators[nameC2cauth].url, keyFile)
+	if s.cpuProfile != "" {
+		args = append(args, "--admin-listen", "127.0.0.1:0", "--pprof")
+	}
+	c2cauth, err := startBackend(ctx, nameC2cauth, bin, args, childEnv(), logFile)
 	if err != nil {
 		return nil, err
 	}
@@ -232,7 +237,18 @@ func (st *stack) measure(ctx context.Context, s settings, r *report, progress fu
 				if err := sleep(ctx, s.pause); err != nil {
 					return err
 				}
+				var profiled chan error
+				if s.cpuProfile != "" && round == 0 && run.spec.rate == 0 && t.name == nameC2cauth {
+					profiled = make(chan error, 1)
+					go func() { profiled <- st.profileC2cauth(ctx, s.cpuProfile, run.spec.duration) }()
+				}
 				res, err := attack(ctx, t, run.spec)
+				if profiled != nil {
+					if perr := <-profiled; perr != nil {
+						return perr
+					}
+					progress("wrote c2cauth's CPU profile to %s", s.cpuProfile)
+				}
 				if err != nil {
 					return err
 				}
@@ -242,6 +258,46 @@ func (st *stack) measure(ctx context.Context, s settings, r *report, progress fu
 		}
 	}
 	return nil
+}
+
+// profileC2cauth records a CPU profile of c2cauth for most of a run of the
+// given duration, from its admin listener, and writes it to path. The
+// profile lasts at most 25 s, within c2cauth's 30 s write timeout.
+func (st *stack) profileC2cauth(ctx context.Context, path string, run time.Duration) error {
+	var admin string
+	select {
+	case admin = <-st.backends[0].admin:
+	case <-time.After(startTimeout):
+		return errors.New("c2cauth printed no admin listener for the CPU profile")
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+
+	seconds := min(25, max(1, int((run-time.Second).Seconds())))
+	ctx, cancel := context.WithTimeout(ctx, run+10*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, fmt.Sprintf("%s/debug/pprof/profile?seconds=%d", admin, seconds), nil)
+	if err != nil {
+		return fmt.Errorf("CPU profile: %w", err)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return fmt.Errorf("CPU profile: %w", err)
+	}
+	defer resp.Body.Close()
+
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("CPU profile: c2cauth responded with %s", resp.Status)
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return fmt.Errorf("CPU profile: %w", err)
+	}
+	if _, err := io.Copy(f, resp.Body); err != nil {
+		f.Close()
+		return fmt.Errorf("CPU profile: %w", err)
+	}
+	return f.Close()
 }
 
 // checkOne sends one request to t, which must return a code.

@@ -55,8 +55,11 @@ const (
 const clockTicksPerSecond = 100
 
 // listeningPattern finds the URL in the line a backend prints when it
-// listens.
-var listeningPattern = regexp.MustCompile(`listening on (http://\S+)`)
+// listens, and adminPattern the URL of c2cauth's admin listener.
+var (
+	listeningPattern = regexp.MustCompile(`listening on (http://\S+)`)
+	adminPattern     = regexp.MustCompile(`admin endpoints listening on (http://\S+)`)
+)
 
 // emulatorServer is a Live Hub emulator served on a loopback port.
 type emulatorServer struct {
@@ -154,9 +157,12 @@ func buildC2cauth(ctx context.Context, dir string, stderr io.Writer) (string, er
 type backendProcess struct {
 	name string
 	cmd  *exec.Cmd
-	url  string        // base URL, as the process printed it
-	done chan struct{} // closed when the process has exited
-	err  error         // the exit error, set before done is closed
+	url  string // base URL, as the process printed it
+	// admin receives the base URL of c2cauth's admin listener, when the
+	// process prints one.
+	admin chan string
+	done  chan struct{} // closed when the process has exited
+	err   error         // the exit error, set before done is closed
 }
 
 // startBackend runs path with args and env, sends its standard error to
@@ -173,12 +179,19 @@ func startBackend(ctx context.Context, name, path string, args, env []string, lo
 		return nil, fmt.Errorf("start %s: %w", name, err)
 	}
 
-	p := &backendProcess{name: name, cmd: cmd, done: make(chan struct{})}
+	p := &backendProcess{name: name, cmd: cmd, done: make(chan struct{}), admin: make(chan string, 1)}
 	urls := make(chan string, 1)
 	go func() {
 		// Wait may only be called once stdout has been read to the end.
 		scanner := bufio.NewScanner(stdout)
 		for scanner.Scan() {
+			if m := adminPattern.FindStringSubmatch(scanner.Text()); m != nil {
+				select {
+				case p.admin <- m[1]:
+				default:
+				}
+				continue
+			}
 			if m := listeningPattern.FindStringSubmatch(scanner.Text()); m != nil {
 				select {
 				case urls <- m[1]:
