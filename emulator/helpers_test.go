@@ -7,34 +7,19 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/c2cauth/c2cauth/emulator"
 	"github.com/c2cauth/c2cauth/emulator/emulatortest"
+	"github.com/c2cauth/c2cauth/internal/clocktest"
 )
 
 // clock is a settable clock for Config.Now.
-type clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
+type clock = clocktest.Clock
 
 func newClock() *clock {
-	return &clock{now: time.Date(2025, 3, 14, 9, 26, 53, 0, time.UTC)}
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
+	return clocktest.New(time.Date(2025, 3, 14, 9, 26, 53, 0, time.UTC))
 }
 
 // startServer starts an emulator with cfg and closes it when the test ends.

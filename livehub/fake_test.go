@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/c2cauth/c2cauth/internal/clocktest"
 	"github.com/c2cauth/c2cauth/livehub"
 )
 
@@ -22,25 +23,10 @@ const (
 )
 
 // fakeClock is a clock that moves only when Advance is called.
-type fakeClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
+type fakeClock = clocktest.Clock
 
 func newFakeClock() *fakeClock {
-	return &fakeClock{now: time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC)}
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.now = c.now.Add(d)
-	c.mu.Unlock()
+	return clocktest.New(time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC))
 }
 
 // fakeOptions configures a fakeLiveHub before it starts.

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/c2cauth/c2cauth/internal/clocktest"
 	"github.com/c2cauth/c2cauth/ratelimit"
 	"github.com/c2cauth/c2cauth/ratelimit/storetest"
 )
@@ -18,26 +19,11 @@ func TestMemory(t *testing.T) {
 	})
 }
 
-// fakeClock is a clock that moves only when advanced.
-type fakeClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
+// fakeClock is a clock that moves only when Advance is called.
+type fakeClock = clocktest.Clock
 
 func newFakeClock() *fakeClock {
-	return &fakeClock{now: time.Date(2030, time.January, 2, 3, 4, 5, 0, time.UTC)}
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
+	return clocktest.New(time.Date(2030, time.January, 2, 3, 4, 5, 0, time.UTC))
 }
 
 func mustAllow(t *testing.T, s ratelimit.Store, key string, rate ratelimit.Rate) ratelimit.Result {

@@ -2,6 +2,7 @@ package redistoken_test
 
 import (
 	"context"
+	"github.com/c2cauth/c2cauth/internal/clocktest"
 	"github.com/c2cauth/c2cauth/internal/redistest"
 	"sync"
 	"sync/atomic"
@@ -183,7 +184,7 @@ func TestReplicasStoreUnreachable(t *testing.T) {
 // first one expires.
 func TestReplicasRefreshAhead(t *testing.T) {
 	opts := redistest.Options(t)
-	clock := &fakeClock{now: time.Date(2030, time.January, 2, 3, 4, 5, 0, time.UTC)}
+	clock := clocktest.New(time.Date(2030, time.January, 2, 3, 4, 5, 0, time.UTC))
 	em := startEmulator(t, emulator.Config{TokenTTL: 900 * time.Second, Now: clock.Now})
 	replicas := startReplicas(t, 3, em, opts, redistest.NewPrefix(t, opts), clock.Now)
 	if failed := generateConcurrently(t, replicas, 10, em.SIPConnection); failed != 0 {
@@ -218,22 +219,4 @@ func TestReplicasRefreshAhead(t *testing.T) {
 	if requests, codes := after.GenerateRequests-before.GenerateRequests, after.CodesIssued-before.CodesIssued; requests != codes {
 		t.Errorf("at 901 s: got %d generate requests for %d codes, want no expired token used", requests, codes)
 	}
-}
-
-// fakeClock is a clock that moves only when advanced.
-type fakeClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
 }

@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/c2cauth/c2cauth/internal/clocktest"
 	"github.com/c2cauth/c2cauth/ratelimit"
 )
 
@@ -46,34 +47,16 @@ func Run(t *testing.T, newStore NewStoreFunc) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			c := &clock{now: time.Date(2030, time.January, 2, 3, 4, 5, 0, time.UTC)}
+			c := clocktest.New(time.Date(2030, time.January, 2, 3, 4, 5, 0, time.UTC))
 			tt.run(t, &subject{store: newStore(t, c.Now), clock: c, prefix: t.Name() + "/"})
 		})
 	}
 }
 
-// clock is a fake clock that moves only when advanced.
-type clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
-
 // subject is the store under test with its clock.
 type subject struct {
 	store  ratelimit.Store
-	clock  *clock
+	clock  *clocktest.Clock
 	prefix string
 }
 
