@@ -7,7 +7,7 @@ import (
 	"time"
 )
 
-// Clock is a clock that stands still until Advance is called. It is safe
+// Clock is a clock that does not move until Advance is called. It is safe
 // for concurrent use.
 type Clock struct {
 	mu  sync.Mutex
