@@ -30,7 +30,7 @@ func runCheck(ctx context.Context, args []string, getenv getenvFunc, stdout, std
 	var probe bool
 	o := newOptions("check", "Validate the serve configuration, test the sign-in back end (the key set of --jwt-jwks-url or the endpoint of --forward-url), and obtain a Live Hub access token; with --probe, also request one code per connection. Takes every option of serve.", stdout, stderr)
 	cfg.register(o)
-	o.fs.BoolVar(&probe, "probe", false, "also request one authentication code for each configured connection")
+	o.boolVar(&probe, "probe", "C2CAUTH_CHECK_PROBE", false, "also request one authentication code for each configured connection")
 	if err := o.parse(args, getenv); err != nil {
 		return err
 	}

@@ -15,13 +15,13 @@ func runCode(ctx context.Context, args []string, getenv getenvFunc, stdout, stde
 	var connection, callerPhone, defaultRegion string
 	var asJSON bool
 	o := newOptions("code", "Request one authentication code from Live Hub and print it, for a manual test.", stdout, stderr)
-	o.configFile(sharedConfigKeys())
+	o.configFile("C2CAUTH_CONFIG", sharedConfigKeys())
 	o.commandLineOnly = []string{"caller-phone"}
 	cfg.register(o)
-	o.stringVar(&connection, "connection", "", "", "connection `name` to request the code for; empty means the default connection")
-	o.stringVar(&callerPhone, "caller-phone", "", "", "caller `phone` for Live Hub to assert, such as +14155550100")
+	o.stringVar(&connection, "connection", "C2CAUTH_CODE_CONNECTION", "", "connection `name` to request the code for; empty means the default connection")
+	o.stringVar(&callerPhone, "caller-phone", "C2CAUTH_CODE_CALLER_PHONE", "", "caller `phone` for Live Hub to assert, such as +14155550100")
 	o.stringVar(&defaultRegion, "default-region", "C2CAUTH_DEFAULT_REGION", "", "`region` code, such as US, for a --caller-phone without a country code")
-	o.fs.BoolVar(&asJSON, "json", false, "print JSON instead of the bare code")
+	o.boolVar(&asJSON, "json", "C2CAUTH_CODE_JSON", false, "print JSON instead of the bare code")
 	if err := o.parse(args, getenv); err != nil {
 		return err
 	}

@@ -108,7 +108,7 @@ func (o *options) applyConfigFile(path string, setElsewhere map[string]bool, sha
 		case key == "config":
 			problems = append(problems, fmt.Errorf("--config %q: a configuration file cannot name another one", path))
 			continue
-		case key == "client-secret":
+		case key == "client-secret" && o.fs.Lookup(key) == nil:
 			problems = append(problems, fmt.Errorf("--config %q: the client secret cannot be in the configuration file; put it in its own file and set client-secret-file", path))
 			continue
 		}

@@ -50,6 +50,7 @@ func (c *devConfig) register(o *options) {
 func runDev(ctx context.Context, args []string, getenv getenvFunc, stdout, stderr io.Writer) error {
 	var cfg devConfig
 	o := newOptions("dev", "Run the backend, a Live Hub emulator, a demo page and a dev sign-in on this machine, with no configuration.", stdout, stderr)
+	o.configFile("C2CAUTH_CONFIG", sharedConfigKeys())
 	cfg.register(o)
 	if err := o.parse(args, getenv); err != nil {
 		return err

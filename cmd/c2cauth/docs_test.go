@@ -50,3 +50,22 @@ func envNames(help string) []string {
 	}
 	return names
 }
+
+// TestEveryOptionHasEnvironmentVariable checks the help of every subcommand
+// for options without an environment variable.
+func TestEveryOptionHasEnvironmentVariable(t *testing.T) {
+	for _, cmd := range commands() {
+		var stdout, stderr bytes.Buffer
+		err := cmd.run(context.Background(), []string{"--help"}, func(string) string { return "" }, &stdout, &stderr)
+		if err != flag.ErrHelp {
+			t.Fatalf("%s --help: got %v, want flag.ErrHelp", cmd.name, err)
+		}
+		// Each option starts a block at "  -name" that runs to the next one.
+		blocks := strings.Split(stdout.String(), "\n  -")[1:]
+		for _, block := range blocks {
+			if !strings.Contains(block, "(env ") {
+				t.Errorf("%s: option -%s has no environment variable", cmd.name, strings.Fields(block)[0])
+			}
+		}
+	}
+}

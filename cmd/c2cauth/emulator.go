@@ -59,6 +59,7 @@ func (c *emulatorConfig) validate() error {
 func runEmulator(ctx context.Context, args []string, getenv getenvFunc, stdout, stderr io.Writer) error {
 	var cfg emulatorConfig
 	o := newOptions("emulator", "Run the Live Hub emulator alone, for tests of a Live Hub integration.", stdout, stderr)
+	o.configFile("EMULATOR_CONFIG", nil)
 	cfg.register(o)
 	if err := o.parse(args, getenv); err != nil {
 		return err

@@ -15,6 +15,7 @@ import (
 	"math/big"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -154,6 +155,37 @@ func TestConfigFilePrecedence(t *testing.T) {
 	}
 	if strings.Contains(stderr, "hunter2") {
 		t.Error("bad file: error shows the secret")
+	}
+}
+
+func TestConfigFileForEmulatorAndDev(t *testing.T) {
+	dir := t.TempDir()
+	emulatorFile := filepath.Join(dir, "emulator.yaml")
+	os.WriteFile(emulatorFile, []byte("listen: 127.0.0.1:0\nclient-id: file-client\nclient-secret: file-secret\ncode-ttl: 2m\n"), 0o600)
+	em := start(t, map[string]string{"EMULATOR_CONFIG": emulatorFile}, "emulator")
+	emulatorURL := em.waitFor(t, `emulator listening on (http://127\.0\.0\.1:\d+)`)[1]
+
+	form := url.Values{"grant_type": {"client_credentials"}, "client_id": {"file-client"}, "client_secret": {"file-secret"}}
+	resp, err := http.PostForm(emulatorURL+"/oauth/token", form)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Errorf("token with the file's credentials: got %d, want 200", resp.StatusCode)
+	}
+
+	// A file written for serve works for dev: the keys dev lacks are
+	// ignored and the ones it has apply.
+	devFile := filepath.Join(dir, "c2cauth.toml")
+	os.WriteFile(devFile, []byte("listen = \"127.0.0.1:0\"\nemulator-listen = \"127.0.0.1:0\"\nlimit-user = \"5/1m\"\nlog-format = \"json\"\n"), 0o600)
+	dev := start(t, nil, "dev", "--config", devFile)
+	backendURL := dev.waitFor(t, `demo page +(http://127\.0\.0\.1:\d+)/`)[1]
+	if resp := request(t, "/healthz", backendURL); resp.StatusCode != http.StatusOK {
+		t.Errorf("dev backend /healthz: got %d, want 200", resp.StatusCode)
+	}
+	if log := dev.stderr.String(); !strings.HasPrefix(log, `{"time":`) {
+		t.Errorf("dev log: got %.100q, want JSON lines as the file sets", log)
 	}
 }
 

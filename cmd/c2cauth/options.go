@@ -26,12 +26,13 @@ type options struct {
 	commandLineOnly []string
 }
 
-// configFile adds --config, whose YAML or TOML file supplies every option
-// that neither a flag nor the environment sets.
-func (o *options) configFile(sharedKeys []string) {
+// configFile adds --config, with the environment variable env, whose YAML
+// or TOML file supplies every option that neither a flag nor the
+// environment sets.
+func (o *options) configFile(env string, sharedKeys []string) {
 	o.configPath = new(string)
 	o.sharedKeys = sharedKeys
-	o.stringVar(o.configPath, "config", "C2CAUTH_CONFIG", "", "YAML or TOML `file` of options, keyed by option name; flags and environment variables override it")
+	o.stringVar(o.configPath, "config", env, "", "YAML or TOML `file` of options, keyed by option name; flags and environment variables override it")
 }
 
 // newOptions returns an empty flag set for the subcommand name. Help goes

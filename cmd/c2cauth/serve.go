@@ -40,7 +40,7 @@ type serveSettings struct {
 }
 
 func (c *serveConfig) register(o *options) {
-	o.configFile(nil)
+	o.configFile("C2CAUTH_CONFIG", nil)
 	o.stringVar(&c.listen, "listen", "C2CAUTH_LISTEN", ":8080", "`address` the backend listens on")
 	o.stringVar(&c.adminListen, "admin-listen", "C2CAUTH_ADMIN_LISTEN", "", "`address` for /metrics, /healthz and /readyz alone, such as :9090; empty serves them on --listen")
 	o.boolVar(&c.pprof, "pprof", "C2CAUTH_PPROF", false, "also serve Go's runtime profiles under /debug/pprof/ on --admin-listen, which must be set")
