@@ -2,23 +2,13 @@ package emulator
 
 import (
 	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"net/http"
-	"time"
 )
 
 // codePrefix starts every authentication code, as in Live Hub's example.
 const codePrefix = "LHv1_"
-
-// issuedCode is the record of one authentication code.
-type issuedCode struct {
-	sipConnectionID string
-	callerPhone     string // empty when the code asserts no phone
-	expiresAt       time.Time
-	used            bool
-}
 
 // Errors of redeem. handleRedeem maps each to its own status.
 var (
@@ -33,8 +23,8 @@ type generateResponse struct {
 }
 
 type redeemResponse struct {
-	SIPConnectionID string `json:"sipConnectionId"`
-	CallerPhone     string `json:"callerPhone,omitempty"`
+	SIPConnectionID string  `json:"sipConnectionId"`
+	CallerPhone     *string `json:"callerPhone"` // null when the code asserts no phone
 }
 
 // handleGenerate serves POST
@@ -80,26 +70,18 @@ func (e *Emulator) handleGenerate(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, generateResponse{AuthenticationCode: code})
 }
 
-// issueCode creates and records a new authentication code. Codes are
-// remembered for one more CodeTTL after they expire, so that a late redeem
-// gets 409 or 410 rather than 404.
+// issueCode creates and records a new authentication code.
 func (e *Emulator) issueCode(sipConnectionID, callerPhone string) string {
-	b := make([]byte, 16)
-	rand.Read(b) // never returns an error
-	code := codePrefix + hex.EncodeToString(b)
+	var key codeKey
+	rand.Read(key[:]) // never returns an error
 
 	now := e.now()
-	issued := &issuedCode{
-		sipConnectionID: sipConnectionID,
-		callerPhone:     callerPhone,
-		expiresAt:       now.Add(e.codeTTL),
-	}
 	e.codesMu.Lock()
-	e.codes.put(code, issued, issued.expiresAt.Add(e.codeTTL), now)
+	e.codes.add(key, sipConnectionID, callerPhone, now.Add(e.codeTTL), now)
 	e.codesMu.Unlock()
 
 	e.codesIssued.Add(1)
-	return code
+	return key.String()
 }
 
 // handleRedeem serves POST /emulator/v1/redeem, which replaces the
@@ -118,13 +100,12 @@ func (e *Emulator) handleRedeem(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, "invalid_request", "missing authenticationCode")
 		return
 	}
-	phone, _, err := optionalString(obj, "callerPhone")
-	if err != nil {
-		writeError(w, http.StatusBadRequest, "invalid_request", err.Error())
-		return
-	}
+	// redeem reports a problem with callerPhone only after the code's own
+	// state, so that a used or expired code gets 409 or 410 whatever the
+	// rest of the body contains.
+	phone, _, phoneErr := optionalString(obj, "callerPhone")
 
-	redeemed, err := e.redeem(code, phone)
+	redeemed, err := e.redeem(code, phone, phoneErr)
 	switch {
 	case errors.Is(err, errCodeNotFound):
 		writeError(w, http.StatusNotFound, "code_not_found", err.Error())
@@ -134,23 +115,32 @@ func (e *Emulator) handleRedeem(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusGone, "code_expired", err.Error())
 	case errors.Is(err, errPhoneMismatch):
 		writeError(w, http.StatusForbidden, "caller_phone_mismatch", err.Error())
+	case err != nil:
+		writeError(w, http.StatusBadRequest, "invalid_request", err.Error())
 	default:
-		writeJSON(w, http.StatusOK, redeemResponse{
-			SIPConnectionID: redeemed.sipConnectionID,
-			CallerPhone:     redeemed.callerPhone,
-		})
+		resp := redeemResponse{SIPConnectionID: redeemed.sipConnectionID}
+		if redeemed.callerPhone != "" {
+			resp.CallerPhone = &redeemed.callerPhone
+		}
+		writeJSON(w, http.StatusOK, resp)
 	}
 }
 
-// redeem uses up code, checking that it exists, is unused and unexpired, and
-// that phone matches the phone it asserts, if any. A phone mismatch leaves
-// the code usable.
-func (e *Emulator) redeem(code, phone string) (issuedCode, error) {
+// redeem uses up code. It checks that the code exists, is unused and has not
+// expired, and only then that phoneErr, the error from reading the request's
+// callerPhone, is nil and that phone matches the phone the code asserts. Only
+// success uses the code up.
+func (e *Emulator) redeem(code, phone string, phoneErr error) (issuedCode, error) {
+	key, ok := parseCode(code)
+	if !ok {
+		return issuedCode{}, errCodeNotFound
+	}
+
 	now := e.now()
 	e.codesMu.Lock()
 	defer e.codesMu.Unlock()
 
-	issued, ok := e.codes.get(code, now)
+	issued, ok := e.codes.get(key)
 	switch {
 	case !ok:
 		return issuedCode{}, errCodeNotFound
@@ -158,12 +148,14 @@ func (e *Emulator) redeem(code, phone string) (issuedCode, error) {
 		return issuedCode{}, errCodeUsed
 	case !now.Before(issued.expiresAt):
 		return issuedCode{}, errCodeExpired
+	case phoneErr != nil:
+		return issuedCode{}, phoneErr
 	case issued.callerPhone != "" && phone != issued.callerPhone:
 		return issuedCode{}, errPhoneMismatch
 	}
-	issued.used = true
+	e.codes.markUsed(key)
 	e.redeemed.Add(1)
-	return *issued, nil
+	return issued, nil
 }
 
 // handleRedeemPreflight responds to a CORS preflight request for redeem, so that

@@ -22,12 +22,20 @@
 //
 // Live Hub does not document how the click-to-call SDK presents a code when it
 // starts a call, so the emulator adds POST /emulator/v1/redeem in its place.
-// Redeeming checks, in this order: the code exists (404), it was not used
-// (409), it has not expired (410), and the request names the caller phone the
-// code asserted (403, which leaves the code usable). A code is valid while the
-// clock is before its issue time plus CodeTTL. The redeem endpoint allows
-// cross-origin requests from any origin, because the real SDK runs in a
-// browser.
+// Its body is a JSON object with authenticationCode and an optional
+// callerPhone. A body that is not one JSON object, or has no non-empty
+// authenticationCode string, gets 400. Then the code's state decides, whatever the rest of the
+// body contains: an unknown code gets 404, a used one 409 and an expired one
+// 410. Only then does a callerPhone that is not a string get 400, and a
+// missing or different phone, when the code asserted one, get 403. Neither
+// uses the code up. The first redeem that passes returns 200 with
+//
+//	{"sipConnectionId": "<id>", "callerPhone": "+14155550100"}
+//
+// where callerPhone is null when the code asserted no phone. A code is valid
+// while the clock is before its issue time plus CodeTTL. The redeem endpoint
+// allows cross-origin requests from any origin, because the real SDK runs in
+// a browser.
 //
 // Test controls, which Live Hub does not have:
 //
@@ -67,9 +75,10 @@
 // Live Hub's rate limits are not documented, so the emulator never returns
 // 429 or a 5xx status on its own. Tests get them through faults.
 //
-// Generated codes, used ones included, are remembered for CodeTTL after they
-// expire, so a late redeem gets 409 or 410. After that the emulator drops
-// them and redeem returns 404, which keeps memory bounded under long load.
+// Generated codes, used and expired ones included, are remembered until the
+// emulator stops, so a late redeem gets 409 or 410. To bound memory under
+// long load, an emulator that contains more than [Config.MaxRememberedCodes]
+// codes drops the oldest expired ones, which then get 404.
 //
 // # What it does not model
 //

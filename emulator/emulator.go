@@ -39,6 +39,14 @@ type Config struct {
 	// TokenTTL.
 	OmitExpiresIn bool
 
+	// MaxRememberedCodes bounds the memory that issued codes take, for long
+	// load tests. The emulator remembers every code it issues, so that a
+	// used or expired code gets 409 or 410, until it stops or contains more
+	// than this many codes. From then on each new code makes it drop the
+	// oldest expired codes, which then get 404. Codes still valid are never
+	// dropped. Zero or negative means DefaultMaxRememberedCodes.
+	MaxRememberedCodes int
+
 	// Now returns the current time for token and code expiry. Nil means
 	// time.Now. Fault latency always uses the real clock.
 	Now func() time.Time
@@ -62,7 +70,7 @@ type Emulator struct {
 	tokens   expiringMap[tokenHash, time.Time] // token hash to expiry
 
 	codesMu sync.Mutex
-	codes   expiringMap[string, *issuedCode]
+	codes   codeStore
 
 	faultsMu sync.Mutex
 	faults   []*queuedFault
@@ -84,7 +92,6 @@ func New(cfg Config) *Emulator {
 		omitExpiresIn:  cfg.OmitExpiresIn,
 		now:            cfg.Now,
 		tokens:         newExpiringMap[tokenHash, time.Time](),
-		codes:          newExpiringMap[string, *issuedCode](),
 	}
 	for _, id := range cfg.SIPConnections {
 		e.sipConnections[id] = true
@@ -98,6 +105,11 @@ func New(cfg Config) *Emulator {
 	if e.now == nil {
 		e.now = time.Now
 	}
+	maxCodes := cfg.MaxRememberedCodes
+	if maxCodes <= 0 {
+		maxCodes = DefaultMaxRememberedCodes
+	}
+	e.codes = newCodeStore(maxCodes, e.now())
 	e.mux = e.routes()
 	return e
 }

@@ -84,6 +84,15 @@ func FuzzRequestBody(f *testing.F) {
 		rec = serve(e, http.MethodPost, "/emulator/v1/redeem", "application/json", body, nil)
 		checkFuzzResponse(t, "redeem", rec, http.StatusOK, http.StatusBadRequest, http.StatusForbidden,
 			http.StatusNotFound, http.StatusConflict, http.StatusGone)
+		if rec.Code == http.StatusOK {
+			var got map[string]json.RawMessage
+			json.Unmarshal(rec.Body.Bytes(), &got)
+			_, hasConnection := got["sipConnectionId"]
+			_, hasPhone := got["callerPhone"]
+			if len(got) != 2 || !hasConnection || !hasPhone {
+				t.Errorf("redeem: got body %s, want sipConnectionId and callerPhone", rec.Body)
+			}
+		}
 	})
 }
 

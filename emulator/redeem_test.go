@@ -3,7 +3,9 @@ package emulator_test
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
 	"net/http"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -82,10 +84,18 @@ func TestRedeem(t *testing.T) {
 			steps: []redeemStep{{phone: phone, wantStatus: 200}},
 		},
 		{
-			name: "forgotten after a second lifetime",
+			name: "expired for a day",
 			steps: []redeemStep{
-				{after: 2*time.Minute - time.Second, wantStatus: 410, wantError: "code_expired"},
-				{after: time.Second, wantStatus: 404, wantError: "code_not_found"},
+				{after: 2 * time.Minute, wantStatus: 410, wantError: "code_expired"},
+				{after: 24 * time.Hour, wantStatus: 410, wantError: "code_expired"},
+			},
+		},
+		{
+			name: "used for a day",
+			steps: []redeemStep{
+				{wantStatus: 200},
+				{after: 2 * time.Minute, wantStatus: 409, wantError: "code_used"},
+				{after: 24 * time.Hour, wantStatus: 409, wantError: "code_used"},
 			},
 		},
 	}
@@ -109,14 +119,16 @@ func TestRedeem(t *testing.T) {
 				if resp.status != http.StatusOK {
 					t.Fatalf("step %d: got status %d, want 200, body %s", i, resp.status, resp.body)
 				}
-				var got map[string]string
+				var got map[string]any
 				decodeJSON(t, resp.body, &got)
-				want := map[string]string{"sipConnectionId": s.SIPConnection}
+				// callerPhone is always present, and null when the code
+				// asserts no phone.
+				want := map[string]any{"sipConnectionId": s.SIPConnection, "callerPhone": nil}
 				if tt.codePhone != "" {
 					want["callerPhone"] = tt.codePhone
 				}
-				if len(got) != len(want) || got["sipConnectionId"] != want["sipConnectionId"] || got["callerPhone"] != want["callerPhone"] {
-					t.Errorf("step %d: got body %v, want %v", i, got, want)
+				if !maps.Equal(got, want) {
+					t.Errorf("step %d: got body %s, want %v", i, resp.body, want)
 				}
 			}
 		})
@@ -154,6 +166,127 @@ func TestRedeemBadRequest(t *testing.T) {
 	if got := redeem(t, s, code, "").status; got != http.StatusOK {
 		t.Errorf("redeem after bad requests: got status %d, want 200", got)
 	}
+}
+
+// TestRedeemCodeStateFirst checks that a used, expired or unknown code gets
+// 409, 410 or 404 whatever callerPhone is, and that only a usable code gets
+// 400 or 403 for its callerPhone, without being used up.
+func TestRedeemCodeStateFirst(t *testing.T) {
+	const (
+		phone   = "+14155550100"
+		unknown = "LHv1_00000000000000000000000000000000"
+	)
+	tests := []struct {
+		name       string
+		member     string // the body's callerPhone member, or "" for none
+		wantStatus int    // for a usable code that asserts phone
+		wantError  string
+	}{
+		{name: "phone a number", member: `"callerPhone":5`, wantStatus: 400, wantError: "invalid_request"},
+		{name: "phone null", member: `"callerPhone":null`, wantStatus: 400, wantError: "invalid_request"},
+		{name: "phone an array", member: `"callerPhone":["` + phone + `"]`, wantStatus: 400, wantError: "invalid_request"},
+		{name: "phone malformed", member: `"callerPhone":"call me"`, wantStatus: 403, wantError: "caller_phone_mismatch"},
+		{name: "phone of another", member: `"callerPhone":"+14155550199"`, wantStatus: 403, wantError: "caller_phone_mismatch"},
+		{name: "phone missing", wantStatus: 403, wantError: "caller_phone_mismatch"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := newClock()
+			s := startServer(t, emulator.Config{Now: c.Now})
+			token := getToken(t, s)
+			withPhone := `{"callerPhone":"` + phone + `"}`
+			body := func(code string) string {
+				if tt.member == "" {
+					return `{"authenticationCode":"` + code + `"}`
+				}
+				return `{"authenticationCode":"` + code + `",` + tt.member + `}`
+			}
+			post := func(code string) response {
+				return send(t, s, http.MethodPost, "/emulator/v1/redeem", "application/json", body(code), nil)
+			}
+
+			expired := getCode(t, s, token, s.SIPConnection, withPhone)
+			c.Advance(emulator.DefaultCodeTTL)
+			used := getCode(t, s, token, s.SIPConnection, withPhone)
+			if got := redeem(t, s, used, phone).status; got != http.StatusOK {
+				t.Fatalf("first redeem: got status %d, want 200", got)
+			}
+			usable := getCode(t, s, token, s.SIPConnection, withPhone)
+
+			checkError(t, post(used), http.StatusConflict, "code_used")
+			checkError(t, post(expired), http.StatusGone, "code_expired")
+			checkError(t, post(unknown), http.StatusNotFound, "code_not_found")
+			checkError(t, post(usable), tt.wantStatus, tt.wantError)
+			if got := redeem(t, s, usable, phone).status; got != http.StatusOK {
+				t.Errorf("redeem after a %d: got status %d, want 200", tt.wantStatus, got)
+			}
+		})
+	}
+}
+
+// TestRedeemUsedCodeUnreadableBody checks that a body from which no code can
+// be read gets 400 or 413 even when it contains a used code.
+func TestRedeemUsedCodeUnreadableBody(t *testing.T) {
+	s := startServer(t, emulator.Config{})
+	code := getCode(t, s, getToken(t, s), s.SIPConnection, `{}`)
+	if got := redeem(t, s, code, "").status; got != http.StatusOK {
+		t.Fatalf("first redeem: got status %d, want 200", got)
+	}
+
+	tests := []struct {
+		name       string
+		body       string
+		wantStatus int
+		wantError  string
+	}{
+		{name: "not JSON", body: `authenticationCode=` + code, wantStatus: 400, wantError: "invalid_request"},
+		{name: "cut short", body: `{"authenticationCode":"` + code + `"`, wantStatus: 400, wantError: "invalid_request"},
+		{name: "array", body: `["` + code + `"]`, wantStatus: 400, wantError: "invalid_request"},
+		{name: "trailing data", body: `{"authenticationCode":"` + code + `"} x`, wantStatus: 400, wantError: "invalid_request"},
+		{name: "code in another member", body: `{"code":"` + code + `"}`, wantStatus: 400, wantError: "invalid_request"},
+		{name: "over 64 KiB", body: `{"authenticationCode":"` + code + `","padding":"` + strings.Repeat("x", 64<<10) + `"}`,
+			wantStatus: 413, wantError: "request_too_large"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			resp := send(t, s, http.MethodPost, "/emulator/v1/redeem", "application/json", tt.body, nil)
+			checkError(t, resp, tt.wantStatus, tt.wantError)
+		})
+	}
+}
+
+// TestRedeemDropsOldestExpiredCodes checks the bound on remembered codes:
+// past MaxRememberedCodes, the oldest expired codes are dropped first, and
+// codes that are still valid are kept even above the bound.
+func TestRedeemDropsOldestExpiredCodes(t *testing.T) {
+	c := newClock()
+	s := startServer(t, emulator.Config{Now: c.Now, MaxRememberedCodes: 2})
+	token := getToken(t, s)
+	issue := func() string { return getCode(t, s, token, s.SIPConnection, `{}`) }
+
+	first := issue()
+	if got := redeem(t, s, first, "").status; got != http.StatusOK {
+		t.Fatalf("redeem first: got status %d, want 200", got)
+	}
+	c.Advance(emulator.DefaultCodeTTL)
+	second := issue()
+	// The first code has expired, so the third code pushes it out.
+	third, fourth := issue(), issue()
+	checkError(t, redeem(t, s, first, ""), http.StatusNotFound, "code_not_found")
+
+	// The second, third and fourth codes are valid, so all three are kept.
+	for i, code := range []string{second, third, fourth} {
+		if got := redeem(t, s, code, "").status; got != http.StatusOK {
+			t.Errorf("redeem code %d: got status %d, want 200", i+2, got)
+		}
+	}
+
+	// Once they have expired, a fifth code pushes out the two oldest.
+	c.Advance(emulator.DefaultCodeTTL)
+	issue()
+	checkError(t, redeem(t, s, second, ""), http.StatusNotFound, "code_not_found")
+	checkError(t, redeem(t, s, third, ""), http.StatusNotFound, "code_not_found")
+	checkError(t, redeem(t, s, fourth, ""), http.StatusConflict, "code_used")
 }
 
 func TestRedeemCORS(t *testing.T) {

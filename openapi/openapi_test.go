@@ -424,6 +424,9 @@ func devSteps() []step {
 			body: redeemBody("direct", alicePhone), header: jsonHeader, want: 200},
 		step{name: "redeem again", target: "emulator", method: "POST", path: "/emulator/v1/redeem",
 			body: redeemBody("direct", alicePhone), header: jsonHeader, want: 409},
+		step{name: "redeem again with numeric phone", target: "emulator", method: "POST", path: "/emulator/v1/redeem",
+			body:   func(s *state) string { return `{"authenticationCode": "` + s.codes["direct"] + `", "callerPhone": 5}` },
+			header: jsonHeader, want: 409, request: requestInvalid},
 		step{name: "redeem unknown code", target: "emulator", method: "POST", path: "/emulator/v1/redeem",
 			body: text(`{"authenticationCode": "LHv1_00000000000000000000000000000000"}`), header: jsonHeader, want: 404},
 		step{name: "redeem without code", target: "emulator", method: "POST", path: "/emulator/v1/redeem",
@@ -473,8 +476,21 @@ func devSteps() []step {
 	add(
 		login("bob", ""),
 		step{name: "bob codes 1 to 10", target: "backend", method: "POST", path: "/v1/auth-code",
-			body: text(`{}`), header: jsonHeader, session: "bob", repeat: 10, want: 200},
+			body: text(`{}`), header: jsonHeader, session: "bob", repeat: 10, want: 200, after: saveCode("bob")},
 		authCode("bob code 11", "/v1/auth-code", "bob", 429),
+		// bob has no phone, so the code asserts none and the result's
+		// callerPhone is null.
+		step{name: "redeem through relay without phone", target: "backend", method: "POST", path: "/dev/redeem",
+			body: redeemBody("bob", ""), header: jsonHeader, session: "bob", want: 200,
+			after: func(t *testing.T, s *state, body []byte) {
+				var got map[string]any
+				if err := json.Unmarshal(body, &got); err != nil {
+					t.Fatalf("read redeem result from %s: %v", body, err)
+				}
+				if phone, ok := got["callerPhone"]; !ok || phone != nil {
+					t.Errorf("got result %s, want callerPhone null", body)
+				}
+			}},
 	)
 
 	// The emulator's Live Hub endpoints.
@@ -551,8 +567,8 @@ func devSteps() []step {
 				if err := json.Unmarshal(body, &got); err != nil {
 					t.Fatalf("read stats from %s: %v", body, err)
 				}
-				if got.Redeemed != 3 {
-					t.Errorf("redeemed: got %d, want 3", got.Redeemed)
+				if got.Redeemed != 4 {
+					t.Errorf("redeemed: got %d, want 4", got.Redeemed)
 				}
 			}},
 		step{name: "revoke tokens again", target: "emulator", method: "POST", path: "/emulator/v1/revoke-tokens", want: 204},

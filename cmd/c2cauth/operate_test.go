@@ -200,9 +200,21 @@ func TestReadinessFollowsTokenEndpoint(t *testing.T) {
 	backendURL := p.waitFor(t, `listening on (http://127\.0\.0\.1:\d+)`)[1]
 
 	for _, path := range []string{"/readyz", "/v1/auth-code"} {
-		resp := request(t, path, backendURL)
+		resp, err := http.Post(backendURL+path, "application/json", strings.NewReader(`{}`))
+		if path == "/readyz" {
+			resp, err = http.Get(backendURL + path)
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		var body struct{ Error, Message string }
+		decodeErr := json.NewDecoder(resp.Body).Decode(&body)
+		resp.Body.Close()
 		if resp.StatusCode != http.StatusServiceUnavailable || resp.Header.Get("Retry-After") == "" {
 			t.Errorf("%s with the token endpoint down: got %d with Retry-After %q, want 503 with Retry-After", path, resp.StatusCode, resp.Header.Get("Retry-After"))
+		}
+		if decodeErr != nil || body.Error != "livehub_unavailable" || body.Message == "" {
+			t.Errorf("%s with the token endpoint down: got body %+v (%v), want error livehub_unavailable with a message", path, body, decodeErr)
 		}
 	}
 

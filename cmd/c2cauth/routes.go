@@ -82,7 +82,10 @@ func handleReadyz(ready func(context.Context) error, logger *slog.Logger) http.H
 		if err := ready(ctx); err != nil {
 			logger.WarnContext(ctx, "not ready", "request_id", requestid.FromContext(ctx), "error", err)
 			w.Header().Set("Retry-After", "1")
-			writeStatus(w, http.StatusServiceUnavailable, "Live Hub access token cannot be obtained")
+			w.Header().Set("Content-Type", "application/json")
+			w.Header().Set("Cache-Control", "no-store")
+			w.WriteHeader(http.StatusServiceUnavailable)
+			w.Write([]byte(`{"status":"unavailable","error":"livehub_unavailable","message":"No Live Hub access token can be obtained right now; the log says why."}` + "\n"))
 			return
 		}
 		writeStatus(w, http.StatusOK, "ready")
