@@ -123,7 +123,9 @@ func (o *options) applyConfigFile(path string, setElsewhere map[string]bool, sha
 		}
 		if err := o.fs.Set(key, values[key]); err != nil {
 			problems = append(problems, fmt.Errorf("--config %q: invalid value %q for %s: %w", path, values[key], key, err))
+			continue
 		}
+		setElsewhere[key] = true
 	}
 	return errors.Join(problems...)
 }

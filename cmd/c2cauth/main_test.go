@@ -9,6 +9,8 @@ import (
 	"io"
 	"net/http"
 	"net/http/cookiejar"
+	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"sync"
@@ -386,5 +388,28 @@ func TestAuthProblemsNameOptions(t *testing.T) {
 				t.Errorf("error names a Go package instead of an option:\n%v", err)
 			}
 		})
+	}
+}
+
+func TestOptionsOfAnotherSignInMode(t *testing.T) {
+	dir := t.TempDir()
+	configFile := filepath.Join(dir, "c2cauth.yaml")
+	os.WriteFile(configFile, []byte("header-phone: X-Phone\n"), 0o600)
+	env := map[string]string{"LIVEHUB_CLIENT_SECRET": "secret", "C2CAUTH_FORWARD_URL": "http://127.0.0.1:1/session"}
+	args := []string{"c2cauth", "serve", "--config", configFile, "--auth", "none", "--jwt-issuer", "https://idp.example.com",
+		"--livehub-url", "http://127.0.0.1:1", "--client-id", "site", "--sip-connection", "f399069f-e84f-41e4-ac71-fab2ded73f1c"}
+	var stdout, stderr bytes.Buffer
+	err := run(context.Background(), args, func(k string) string { return env[k] }, &stdout, &stderr)
+	if got := exitCode(err); got != 2 {
+		t.Fatalf("got exit code %d (%v), want 2", got, err)
+	}
+	for _, want := range []string{
+		"--forward-url is set, but --auth is none",
+		"--header-phone is set, but --auth is none",
+		"--jwt-issuer is set, but --auth is none",
+	} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error does not say %q:\n%v", want, err)
+		}
 	}
 }

@@ -24,6 +24,10 @@ type options struct {
 	// commandLineOnly are options that the configuration file never sets,
 	// because the file's key of that name means something else to serve.
 	commandLineOnly []string
+
+	// set holds the options that a flag, the environment or the
+	// configuration file set, once parse has run.
+	set map[string]bool
 }
 
 // configFile adds --config, with the environment variable env, whose YAML
@@ -130,6 +134,7 @@ func (o *options) parse(args []string, getenv getenvFunc) error {
 			problems = append(problems, err)
 		}
 	}
+	o.set = setElsewhere
 	if err := errors.Join(problems...); err != nil {
 		return &usageError{err}
 	}

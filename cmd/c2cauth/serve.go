@@ -8,6 +8,8 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"slices"
+	"strings"
 	"sync"
 
 	"github.com/c2cauth/c2cauth/authcode"
@@ -28,6 +30,10 @@ type serveConfig struct {
 	defaultRegion string
 	logFormat     string
 	logLevel      string
+
+	// options is the flag set that register filled, for the options that
+	// were set once it has parsed.
+	options *options
 }
 
 // serveSettings is the validated form of serveConfig.
@@ -40,6 +46,7 @@ type serveSettings struct {
 }
 
 func (c *serveConfig) register(o *options) {
+	c.options = o
 	o.configFile("C2CAUTH_CONFIG", nil)
 	o.stringVar(&c.listen, "listen", "C2CAUTH_LISTEN", ":8080", "`address` the backend listens on")
 	o.stringVar(&c.adminListen, "admin-listen", "C2CAUTH_ADMIN_LISTEN", "", "`address` for /metrics, /healthz and /readyz alone, such as :9090; empty serves them on --listen")
@@ -84,6 +91,8 @@ func (c *serveConfig) validate(getenv getenvFunc, stderr io.Writer) (serveSettin
 		s.tls = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
 	}
 
+	problems = append(problems, c.otherModeOptions()...)
+
 	var more []error
 	s.liveHub, more = c.liveHub.validate(getenv)
 	problems = append(problems, more...)
@@ -114,11 +123,39 @@ func (c *serveConfig) validate(getenv getenvFunc, stderr io.Writer) (serveSettin
 	return s, nil
 }
 
+// authModeOptions maps the prefix of each sign-in mode's own options to
+// the mode.
+var authModeOptions = map[string]string{"forward-": "forward", "jwt-": "jwt", "header-": "header"}
+
+// otherModeOptions reports each option of a sign-in mode other than --auth
+// that was set, because a setting that has no effect suggests that --auth
+// is not the mode the operator meant.
+func (c *serveConfig) otherModeOptions() []error {
+	if c.policy.auth == "" || c.options == nil {
+		return nil
+	}
+	var names []string
+	for name := range c.options.set {
+		names = append(names, name)
+	}
+	slices.Sort(names)
+
+	var problems []error
+	for _, name := range names {
+		for prefix, mode := range authModeOptions {
+			if strings.HasPrefix(name, prefix) && mode != c.policy.auth {
+				problems = append(problems, fmt.Errorf("--%s is set, but --auth is %s, which ignores it; remove it or use --auth %s", name, c.policy.auth, mode))
+			}
+		}
+	}
+	return problems
+}
+
 // logStart logs the effective configuration, which holds no secret.
-func (c *serveConfig) logStart(logger *slog.Logger, s serveSettings, url string) {
+func (c *serveConfig) logStart(logger *slog.Logger, s serveSettings, url, adminURL string) {
 	logger.Info("c2cauth serving",
 		"url", url,
-		"admin_listen", c.adminListen,
+		"admin_url", adminURL,
 		"pprof", c.pprof,
 		"tls", s.tls != nil,
 		"livehub_url", c.liveHub.url,
@@ -192,10 +229,14 @@ func runServe(ctx context.Context, args []string, getenv getenvFunc, stdout, std
 	if s.tls != nil {
 		url = "https" + url[len("http"):]
 	}
-	cfg.logStart(s.logger, s, url)
+	var adminURL string
+	if adminLn != nil {
+		adminURL = baseURL(adminLn)
+	}
+	cfg.logStart(s.logger, s, url, adminURL)
 	fmt.Fprintf(stdout, "c2cauth backend listening on %s\n", url)
 	if adminLn != nil {
-		fmt.Fprintf(stdout, "c2cauth admin endpoints listening on %s\n", baseURL(adminLn))
+		fmt.Fprintf(stdout, "c2cauth admin endpoints listening on %s\n", adminURL)
 	}
 
 	ctx, cancel := context.WithCancel(ctx)
