@@ -26,20 +26,35 @@ type Resolver struct {
 	trusted []netip.Prefix
 }
 
+// EntryError is the error of New for one trusted proxy entry that it
+// rejects.
+type EntryError struct {
+	Entry string // the entry as given to New
+	Err   error  // the reason it is not a prefix
+}
+
+// Error returns the package, the entry and the reason.
+func (e *EntryError) Error() string {
+	return fmt.Sprintf("clientip: trusted proxy %q: %v", e.Entry, e.Err)
+}
+
+// Unwrap returns the reason.
+func (e *EntryError) Unwrap() error { return e.Err }
+
 // New returns a Resolver that trusts the peers in trustedProxies. Each entry
 // is a CIDR prefix ("10.0.0.0/8", "2001:db8::/32") or a single address
 // ("10.0.0.1" is 10.0.0.1/32, "::1" is ::1/128). A prefix with host bits set
 // is masked ("10.1.2.3/8" is 10.0.0.0/8), and IPv4-mapped IPv6 forms are
 // read as IPv4. Prefixes of length 0 are rejected, because trusting every
 // peer would let every client forge its address. An empty list trusts no
-// proxy. The error lists every invalid entry.
+// proxy. The error joins one *EntryError for each invalid entry.
 func New(trustedProxies []string) (*Resolver, error) {
 	var problems []error
 	var trusted []netip.Prefix
 	for _, entry := range trustedProxies {
 		prefix, err := parsePrefix(strings.TrimSpace(entry))
 		if err != nil {
-			problems = append(problems, fmt.Errorf("clientip: trusted proxy %q: %w", entry, err))
+			problems = append(problems, &EntryError{Entry: entry, Err: err})
 			continue
 		}
 		trusted = append(trusted, prefix)

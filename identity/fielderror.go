@@ -40,14 +40,19 @@ func (e *FieldError) Unwrap() error { return e.Err }
 
 // Message returns the problem without the package name, writing each field
 // as name returns it, such as "--jwt-issuer is required". A nil name keeps
-// the Config field names.
+// the Config field names. A field for which name returns "" is left out.
+// That suits a field the program never sets, which a package names only
+// among the fields to choose from, as in "JWKSURL, StaticKey,
+// StaticKeyFile and HMACSecret are empty; set one of them".
 func (e *FieldError) Message(name func(field string) string) string {
-	names := make([]string, len(e.Fields))
-	for i, field := range e.Fields {
+	names := make([]string, 0, len(e.Fields))
+	for _, field := range e.Fields {
 		if name != nil {
 			field = name(field)
 		}
-		names[i] = field
+		if field != "" {
+			names = append(names, field)
+		}
 	}
 
 	var b strings.Builder

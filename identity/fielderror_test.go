@@ -57,6 +57,16 @@ func TestFieldErrorText(t *testing.T) {
 	}
 }
 
+func TestFieldErrorMessageLeavesOutUnnamedFields(t *testing.T) {
+	err := &identity.FieldError{Package: "jwtauth", Fields: []string{"JWKSURL", "StaticKey", "StaticKeyFile", "HMACSecret"}, Problem: "are empty; set one of them"}
+	options := map[string]string{"JWKSURL": "--jwks-url", "StaticKeyFile": "--key-file"}
+
+	got := err.Message(func(field string) string { return options[field] })
+	if want := "--jwks-url and --key-file are empty; set one of them"; got != want {
+		t.Errorf("got %q, want %q", got, want)
+	}
+}
+
 func TestFieldErrorInJoinedErrors(t *testing.T) {
 	cause := fmt.Errorf("read key: %w", fs.ErrNotExist)
 	joined := errors.Join(

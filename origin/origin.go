@@ -21,6 +21,20 @@ import (
 	"strings"
 )
 
+// EntryError is the error of New for one allowed origin that it rejects.
+type EntryError struct {
+	Entry string // the entry as given to New
+	Err   error  // the reason it is not an origin, such as "missing scheme"
+}
+
+// Error returns the package, the entry and the reason.
+func (e *EntryError) Error() string {
+	return fmt.Sprintf("origin: allowed origin %q: %v", e.Entry, e.Err)
+}
+
+// Unwrap returns the reason.
+func (e *EntryError) Unwrap() error { return e.Err }
+
 // ErrCrossOrigin marks a request rejected as cross-origin.
 var ErrCrossOrigin = errors.New("cross-origin request rejected")
 
@@ -43,7 +57,7 @@ type Policy struct {
 // Wildcards ("*", "https://*.example.com") and "null" are rejected:
 // credentialed CORS never allows a wildcard, and "null" is the origin of
 // sandboxed frames and local files, which any page can produce. The error
-// lists every invalid entry. An empty list allows only the endpoint's own
+// joins one *EntryError for each invalid entry. An empty list allows only the endpoint's own
 // origin.
 func New(allowed []string) (*Policy, error) {
 	p := &Policy{
@@ -54,14 +68,14 @@ func New(allowed []string) (*Policy, error) {
 	for _, entry := range allowed {
 		origin, err := normalize(entry)
 		if err != nil {
-			problems = append(problems, fmt.Errorf("origin: allowed origin %q: %w", entry, err))
+			problems = append(problems, &EntryError{Entry: entry, Err: err})
 			continue
 		}
 		if p.allowed[origin] {
 			continue
 		}
 		if err := p.csrf.AddTrustedOrigin(origin); err != nil {
-			problems = append(problems, fmt.Errorf("origin: allowed origin %q: %w", entry, err))
+			problems = append(problems, &EntryError{Entry: entry, Err: err})
 			continue
 		}
 		p.allowed[origin] = true

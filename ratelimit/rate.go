@@ -26,7 +26,8 @@ type Rate struct {
 // ParseRate reads a rate written as N/DURATION, such as "5/1m", "100/1s",
 // "10/1h" or "3/30s": N is a positive whole number and DURATION a Go
 // duration (time.ParseDuration). The empty string, "0" and "off" mean no
-// limit and return the zero Rate.
+// limit and return the zero Rate. Any other value that is not a rate gets
+// a *RateError.
 func ParseRate(s string) (Rate, error) {
 	s = strings.TrimSpace(s)
 	if s == "" || s == "0" || strings.EqualFold(s, "off") {
@@ -58,9 +59,20 @@ func ParseRate(s string) (Rate, error) {
 	return Rate{Limit: limit, Period: period}, nil
 }
 
+// RateError is the error of ParseRate for a value that is not a rate.
+type RateError struct {
+	Value  string // the text given to ParseRate
+	Reason string // what is wrong with it, such as `limit "x" is not a positive whole number`
+}
+
+// Error returns the package, the value, the reason and the expected form.
+func (e *RateError) Error() string {
+	return fmt.Sprintf("ratelimit: invalid rate %q: %s; want N/DURATION such as \"5/1m\", or \"off\"", e.Value, e.Reason)
+}
+
 // rateError returns ParseRate's error for value s.
 func rateError(s, reason string) error {
-	return fmt.Errorf("ratelimit: invalid rate %q: %s; want N/DURATION such as \"5/1m\", or \"off\"", s, reason)
+	return &RateError{Value: s, Reason: reason}
 }
 
 // Enabled reports whether r limits anything: a positive Limit and Period.

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/c2cauth/c2cauth/authcode"
@@ -84,8 +85,8 @@ func probeConnections(ctx context.Context, stdout io.Writer, client *livehub.Cli
 }
 
 // checkSignIn tests the sign-in back end of a and prints one line about
-// it, or two with a warning. It reports whether the back end can be used.
-// Modes without a back end to reach (none, header, and jwt with
+// it, and one more for each warning. It reports whether the back end can
+// be used. Modes without a back end to reach (none, header, and jwt with
 // --jwt-key-file) print nothing.
 func checkSignIn(ctx context.Context, stdout io.Writer, cfg policyConfig, a identity.Authenticator) bool {
 	switch a := a.(type) {
@@ -101,11 +102,12 @@ func checkSignIn(ctx context.Context, stdout io.Writer, cfg policyConfig, a iden
 	}
 }
 
-// checkKeySet reports on the key set that the validation fetched.
+// checkKeySet reports on the key set that the validation fetched. The
+// errors of CheckKeys name the URL themselves.
 func checkKeySet(ctx context.Context, stdout io.Writer, a *jwtauth.Authenticator, keySetURL string) bool {
 	usable, err := a.CheckKeys(ctx)
 	if err != nil {
-		fmt.Fprintf(stdout, "key set: FAILED: %s: %v\n", keySetURL, err)
+		fmt.Fprintf(stdout, "key set: FAILED: %v\n", err)
 		return false
 	}
 	noun := "keys"
@@ -119,17 +121,28 @@ func checkKeySet(ctx context.Context, stdout io.Writer, a *jwtauth.Authenticator
 // checkForward sends the sign-in endpoint one request without credentials.
 // Any 4xx passes, because it turns an anonymous request away, but only 401
 // and 403 mean "not signed in" to c2cauth, so another 4xx adds a warning.
+// So does an endpoint that gets the visitors' credentials unencrypted. The
+// errors of Probe name the URL themselves.
 func checkForward(ctx context.Context, stdout io.Writer, a *forward.Authenticator, endpointURL string) bool {
 	status, err := a.Probe(ctx)
 	if err != nil {
-		fmt.Fprintf(stdout, "sign-in endpoint: FAILED: %s: %v\n", endpointURL, err)
-		return false
+		fmt.Fprintf(stdout, "sign-in endpoint: FAILED: %v\n", err)
+	} else {
+		fmt.Fprintf(stdout, "sign-in endpoint: %s responded with %s to a request without credentials\n", endpointURL, statusText(status))
 	}
-	fmt.Fprintf(stdout, "sign-in endpoint: %s answered %d to a request without credentials\n", endpointURL, status)
-	if status != http.StatusUnauthorized && status != http.StatusForbidden {
+	if err == nil && status != http.StatusUnauthorized && status != http.StatusForbidden {
 		fmt.Fprintf(stdout, "sign-in endpoint: WARNING: c2cauth reads only 401 and 403 as not signed in; a visitor whose session has ended gets 503 instead of 401 if the endpoint answers %d to them too\n", status)
 	}
-	return true
+	if a.SendsCredentialsUnencrypted() {
+		fmt.Fprintf(stdout, "sign-in endpoint: WARNING: %s\n", unencryptedForwardWarning)
+	}
+	return err == nil
+}
+
+// statusText returns an HTTP status code with its standard reason phrase,
+// such as "401 Unauthorized", or the code alone when it has none.
+func statusText(code int) string {
+	return strings.TrimSpace(fmt.Sprintf("%d %s", code, http.StatusText(code)))
 }
 
 // outputURL returns raw without its query and fragment, which may hold a

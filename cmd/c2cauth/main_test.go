@@ -413,3 +413,29 @@ func TestOptionsOfAnotherSignInMode(t *testing.T) {
 		}
 	}
 }
+
+func TestPolicyProblemsNameOptions(t *testing.T) {
+	env := map[string]string{"LIVEHUB_CLIENT_SECRET": "secret"}
+	args := []string{"c2cauth", "serve", "--auth", "none", "--livehub-url", "http://127.0.0.1:1", "--client-id", "site",
+		"--sip-connection", "f399069f-e84f-41e4-ac71-fab2ded73f1c",
+		"--allowed-origins", "*,https://www.example.com", "--limit-user", "5/xx", "--trusted-proxies", "10.0.0.0/33"}
+	var stdout, stderr bytes.Buffer
+	err := run(context.Background(), args, func(k string) string { return env[k] }, &stdout, &stderr)
+	if got := exitCode(err); got != 2 {
+		t.Fatalf("got exit code %d (%v), want 2", got, err)
+	}
+	for _, want := range []string{
+		`--allowed-origins: "*": wildcards are not allowed`,
+		`--limit-user "5/xx": "xx" is not a duration`,
+		`--trusted-proxies: "10.0.0.0/33": not a CIDR prefix`,
+	} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error does not say %q:\n%v", want, err)
+		}
+	}
+	for _, pkg := range []string{"origin:", "ratelimit:", "clientip:"} {
+		if strings.Contains(err.Error(), pkg) {
+			t.Errorf("error names the Go package %q:\n%v", pkg, err)
+		}
+	}
+}

@@ -3,7 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
-	"os"
+	"log/slog"
 	"time"
 
 	"github.com/c2cauth/c2cauth/clientip"
@@ -72,16 +72,19 @@ type authField struct{ pkg, field string }
 
 // authOptions maps the Config fields of the identity packages to the
 // options that set them, so that each start-up problem names the option to
-// fix. Fields that no option sets, such as jwtauth's HMACSecret, are
-// missing: the command leaves them at their defaults, so New finds no
-// problem with them.
+// fix. Fields that no option sets are missing, because the command leaves
+// them at their defaults, so New finds no problem with them. The
+// exceptions are jwtauth's other key sources, which map to "" so that the
+// list of key sources to choose from leaves them out.
 var authOptions = map[authField]string{
 	{"forward", "URL"}:           "--forward-url",
 	{"forward", "Timeout"}:       "--forward-timeout",
 	{"forward", "DefaultRegion"}: "--default-region",
 
 	{"jwtauth", "JWKSURL"}:       "--jwt-jwks-url",
-	{"jwtauth", "StaticKey"}:     "--jwt-key-file",
+	{"jwtauth", "StaticKeyFile"}: "--jwt-key-file",
+	{"jwtauth", "StaticKey"}:     "",
+	{"jwtauth", "HMACSecret"}:    "",
 	{"jwtauth", "Issuer"}:        "--jwt-issuer",
 	{"jwtauth", "Audience"}:      "--jwt-audience",
 	{"jwtauth", "Algorithms"}:    "--jwt-algorithms",
@@ -135,14 +138,24 @@ func (c *policyConfig) build(defaultRegion string) (policies, []error) {
 	report := func(format string, args ...any) { problems = append(problems, fmt.Errorf(format, args...)) }
 
 	resolver, err := clientip.New(c.trustedProxies)
+	for _, problem := range splitJoined(err) {
+		if entryErr, ok := errors.AsType[*clientip.EntryError](problem); ok {
+			report("--trusted-proxies: %q: %v", entryErr.Entry, entryErr.Err)
+		} else {
+			report("--trusted-proxies: %v", problem)
+		}
+	}
 	if err != nil {
-		report("--trusted-proxies: %v", err)
 		resolver, _ = clientip.New(nil)
 	}
 
 	p.origin, err = origin.New(c.allowedOrigins)
-	if err != nil {
-		report("--allowed-origins: %v", err)
+	for _, problem := range splitJoined(err) {
+		if entryErr, ok := errors.AsType[*origin.EntryError](problem); ok {
+			report("--allowed-origins: %q: %v", entryErr.Entry, entryErr.Err)
+		} else {
+			report("--allowed-origins: %v", problem)
+		}
 	}
 
 	limiter := &ratelimit.Limiter{Store: ratelimit.NewMemory(ratelimit.MemoryOptions{}), ClientIP: resolver.ClientIP}
@@ -156,6 +169,10 @@ func (c *policyConfig) build(defaultRegion string) (policies, []error) {
 		{"--limit-global", c.limitGlobal, &limiter.Global},
 	} {
 		rate, err := ratelimit.ParseRate(limit.value)
+		if rateErr, ok := errors.AsType[*ratelimit.RateError](err); ok {
+			report("%s %q: %s; use N/DURATION such as 5/1m, or off", limit.flag, rateErr.Value, rateErr.Reason)
+			continue
+		}
 		if err != nil {
 			report("%s: %v", limit.flag, err)
 			continue
@@ -201,24 +218,38 @@ func (c *policyConfig) build(defaultRegion string) (policies, []error) {
 }
 
 func (c *policyConfig) buildJWT(defaultRegion string) (*jwtauth.Authenticator, error) {
-	cfg := jwtauth.Config{
+	return jwtauth.New(jwtauth.Config{
 		JWKSURL:       c.jwtJWKSURL,
+		StaticKeyFile: c.jwtKeyFile,
 		Algorithms:    c.jwtAlgorithms,
 		Issuer:        c.jwtIssuer,
 		Audience:      c.jwtAudience,
 		Leeway:        c.jwtLeeway,
 		CookieName:    c.jwtCookie,
 		DefaultRegion: defaultRegion,
+	})
+}
+
+// logWarnings logs, once at start-up, each setting of p that works but
+// puts visitors at risk.
+func (c *policyConfig) logWarnings(logger *slog.Logger, p policies) {
+	if a, ok := p.authenticator.(*forward.Authenticator); ok && a.SendsCredentialsUnencrypted() {
+		logger.Warn(unencryptedForwardWarning, "forward_url", outputURL(c.forwardURL))
 	}
-	if c.jwtKeyFile != "" {
-		key, err := os.ReadFile(c.jwtKeyFile)
-		if err != nil {
-			return nil, fmt.Errorf("--jwt-key-file: %w", err)
-		}
-		cfg.StaticKey = key
+}
+
+// unencryptedForwardWarning is the warning of serve's log and of check
+// when --forward-url sends visitors' credentials unencrypted.
+const unencryptedForwardWarning = "--forward-url is plain http to a host that is not loopback, so each sign-in check sends the visitor's Cookie and Authorization headers unencrypted; use https unless the network to the endpoint is private"
+
+// splitJoined returns the errors that err joins with errors.Join, err alone
+// when it joins none, and nothing for nil.
+func splitJoined(err error) []error {
+	if err == nil {
+		return nil
 	}
-	if c.jwtJWKSURL == "" && c.jwtKeyFile == "" {
-		return nil, errors.New("set --jwt-jwks-url or --jwt-key-file")
+	if joined, ok := err.(interface{ Unwrap() []error }); ok {
+		return joined.Unwrap()
 	}
-	return jwtauth.New(cfg)
+	return []error{err}
 }

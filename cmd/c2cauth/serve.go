@@ -234,6 +234,7 @@ func runServe(ctx context.Context, args []string, getenv getenvFunc, stdout, std
 		adminURL = baseURL(adminLn)
 	}
 	cfg.logStart(s.logger, s, url, adminURL)
+	cfg.policy.logWarnings(s.logger, s.policies)
 	fmt.Fprintf(stdout, "c2cauth backend listening on %s\n", url)
 	if adminLn != nil {
 		fmt.Fprintf(stdout, "c2cauth admin endpoints listening on %s\n", adminURL)

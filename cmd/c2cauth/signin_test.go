@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -8,6 +9,7 @@ import (
 	"encoding/json"
 	"encoding/pem"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -86,7 +88,38 @@ func TestAuthProblemsNameOnlyOptions(t *testing.T) {
 		{
 			name: "jwt without key",
 			args: []string{"--auth", "jwt", "--jwt-issuer", "i", "--jwt-audience", "a"},
-			want: []string{"--auth jwt: set --jwt-jwks-url or --jwt-key-file"},
+			want: []string{"--auth jwt: --jwt-jwks-url and --jwt-key-file are empty; set one of them"},
+		},
+		{
+			name: "jwt alone",
+			args: []string{"--auth", "jwt"},
+			want: []string{
+				"--auth jwt: --jwt-jwks-url and --jwt-key-file are empty; set one of them",
+				"--auth jwt: --jwt-issuer is required",
+				"--auth jwt: --jwt-audience is required",
+			},
+		},
+		{
+			name: "jwt key file missing and more",
+			args: []string{"--auth", "jwt", "--jwt-key-file", missingFile, "--jwt-jwks-url", "ftp://idp.example.com/jwks.json", "--jwt-algorithms", "none"},
+			want: []string{
+				"--auth jwt: --jwt-jwks-url and --jwt-key-file are set together; set only one of them",
+				`--auth jwt: --jwt-jwks-url "ftp://idp.example.com/jwks.json" must start with https://`,
+				"--auth jwt: --jwt-key-file cannot be read: open …",
+				"--auth jwt: --jwt-issuer is required",
+				"--auth jwt: --jwt-audience is required",
+				`--auth jwt: --jwt-algorithms contains "none", which accepts unsigned tokens and is never allowed`,
+			},
+		},
+		{
+			name: "jwt key file not PEM and more",
+			args: []string{"--auth", "jwt", "--jwt-key-file", notPEMFile, "--jwt-algorithms", "none,RS256"},
+			want: []string{
+				"--auth jwt: --jwt-key-file is invalid: no PEM block found; …",
+				"--auth jwt: --jwt-issuer is required",
+				"--auth jwt: --jwt-audience is required",
+				`--auth jwt: --jwt-algorithms contains "none", which accepts unsigned tokens and is never allowed`,
+			},
 		},
 		{
 			name: "jwt every option wrong",
@@ -111,7 +144,7 @@ func TestAuthProblemsNameOnlyOptions(t *testing.T) {
 		{
 			name: "jwt key file not PEM",
 			args: []string{"--auth", "jwt", "--jwt-key-file", notPEMFile, "--jwt-issuer", "i", "--jwt-audience", "a"},
-			want: []string{"--auth jwt: --jwt-key-file is invalid: no PEM block found"},
+			want: []string{`--auth jwt: --jwt-key-file is invalid: no PEM block found; it must hold one PEM public key ("-----BEGIN PUBLIC KEY-----" or "-----BEGIN RSA PUBLIC KEY-----") or certificate ("-----BEGIN CERTIFICATE-----")`},
 		},
 		{
 			name: "jwt algorithm does not fit key",
@@ -121,7 +154,7 @@ func TestAuthProblemsNameOnlyOptions(t *testing.T) {
 		{
 			name: "jwt key file missing",
 			args: []string{"--auth", "jwt", "--jwt-key-file", missingFile, "--jwt-issuer", "i", "--jwt-audience", "a"},
-			want: []string{"--auth jwt: --jwt-key-file: open …"},
+			want: []string{"--auth jwt: --jwt-key-file cannot be read: open …"},
 		},
 		{
 			name: "jwt relative key set URL",
@@ -141,6 +174,16 @@ func TestAuthProblemsNameOnlyOptions(t *testing.T) {
 				"--auth forward: --forward-timeout -1s is negative",
 				`--auth forward: --default-region "XX" is not a known region code`,
 			},
+		},
+		{
+			name: "forward URL as typed",
+			args: []string{"--auth", "forward", "--forward-url", "not a url"},
+			want: []string{`--auth forward: --forward-url "not a url" must start with http:// or https://`},
+		},
+		{
+			name: "forward URL with password and other scheme",
+			args: []string{"--auth", "forward", "--forward-url", "ftp://user:pa55word@site.example/a session"},
+			want: []string{`--auth forward: --forward-url "ftp://user:xxxxx@site.example/a session" must start with http:// or https://`},
 		},
 		{
 			name: "forward URL with password",
@@ -292,18 +335,19 @@ func TestCheckKeySet(t *testing.T) {
 	}{
 		{name: "usable keys", status: 200, body: keySetJSON(t, "sig", "", "enc"), want: `key set: 2 usable keys at http://127\.0\.0\.1:\d+/jwks\.json\n`},
 		{name: "one usable key", status: 200, body: keySetJSON(t, "sig"), want: `key set: 1 usable key at http://127\.0\.0\.1:\d+/jwks\.json\n`},
-		{name: "not found", status: 404, body: []byte("no such page"), exitCode: 1, want: `key set: FAILED: http://127\.0\.0\.1:\d+/jwks\.json: fetch key set: .*404\n`},
-		{name: "not a key set", status: 200, body: []byte("<html>sign in</html>"), exitCode: 1, want: `key set: FAILED: .*: key set response is not a JSON Web Key Set: `},
-		{name: "no signing key", status: 200, body: keySetJSON(t, "enc"), exitCode: 1, want: `key set: FAILED: .*: key set contains 1 key, which is not a signing key for RS256, ES256\n`},
-		{name: "empty", status: 200, body: []byte(`{"keys":[]}`), exitCode: 1, want: `key set: FAILED: .*: key set contains no supported keys\n`},
-		{name: "unreachable", url: down.URL + "/jwks.json", exitCode: 1, want: `key set: FAILED: http://127\.0\.0\.1:\d+/jwks\.json: fetch key set: `},
+		{name: "not found", status: 404, body: []byte("no such page"), exitCode: 1, want: `key set: FAILED: the key set URL http://127\.0\.0\.1:\d+/jwks\.json responded with 404 Not Found\n`},
+		{name: "server error", status: 500, body: []byte("oops"), exitCode: 1, want: `key set: FAILED: the key set URL http://127\.0\.0\.1:\d+/jwks\.json responded with 500 Internal Server Error\n`},
+		{name: "not a key set", status: 200, body: []byte("<html>sign in</html>"), exitCode: 1, want: `key set: FAILED: the response of the key set URL http://127\.0\.0\.1:\d+/jwks\.json is not a JSON Web Key Set: `},
+		{name: "no signing key", status: 200, body: keySetJSON(t, "enc"), exitCode: 1, want: `key set: FAILED: the key set at http://127\.0\.0\.1:\d+/jwks\.json contains 1 key, which is not a signing key for RS256, ES256\n`},
+		{name: "empty", status: 200, body: []byte(`{"keys":[]}`), exitCode: 1, want: `key set: FAILED: the key set at http://127\.0\.0\.1:\d+/jwks\.json contains no supported keys\n`},
+		{name: "unreachable", url: down.URL + "/jwks.json?client=s3cret", exitCode: 1, want: `key set: FAILED: the request to the key set URL http://127\.0\.0\.1:\d+/jwks\.json failed: `},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			server := newReplyServer(t, tt.status, tt.body)
 			keySetURL := tt.url
 			if keySetURL == "" {
-				keySetURL = server.URL + "/jwks.json"
+				keySetURL = server.URL + "/jwks.json?client=s3cret"
 			}
 			args := append([]string{"check", "--auth", "jwt", "--jwt-jwks-url", keySetURL, "--jwt-issuer", "https://idp.example", "--jwt-audience", "c2cauth"}, liveHubArgs(em)...)
 
@@ -317,6 +361,10 @@ func TestCheckKeySet(t *testing.T) {
 			// A failed key set does not hide the other results.
 			if !strings.Contains(stdout, "access token: obtained") {
 				t.Errorf("output lacks the access token:\n%s", stdout)
+			}
+			checkOutputLines(t, stdout)
+			if strings.Contains(stdout+stderr, "s3cret") {
+				t.Errorf("output shows the query of --jwt-jwks-url:\n%s", stdout)
 			}
 			if tt.url == "" {
 				if got := server.requests.Load(); got != 1 {
@@ -376,14 +424,14 @@ func TestCheckForward(t *testing.T) {
 		want     string
 		warning  bool
 	}{
-		{name: "401", status: 401, want: `sign-in endpoint: http://127\.0\.0\.1:\d+/session answered 401 to a request without credentials\n`},
-		{name: "403", status: 403, want: `sign-in endpoint: http://127\.0\.0\.1:\d+/session answered 403 to a request without credentials\n`},
-		{name: "404", status: 404, warning: true, want: `sign-in endpoint: http://127\.0\.0\.1:\d+/session answered 404 to a request without credentials\n`},
-		{name: "200", status: 200, body: `{"user":"alice"}`, exitCode: 1, want: `sign-in endpoint: FAILED: http://127\.0\.0\.1:\d+/session: .*status 200 to a request without credentials`},
-		{name: "redirect", status: 302, exitCode: 1, want: `sign-in endpoint: FAILED: .*redirected with status 302`},
-		{name: "500", status: 500, exitCode: 1, want: `sign-in endpoint: FAILED: .*returned status 500\n`},
-		{name: "timeout", status: 401, delay: 5 * time.Second, exitCode: 1, want: `sign-in endpoint: FAILED: .*did not reply within 200ms`},
-		{name: "unreachable", url: down.URL + "/session", exitCode: 1, want: `sign-in endpoint: FAILED: http://127\.0\.0\.1:\d+/session: .*request to .* failed`},
+		{name: "401", status: 401, want: `sign-in endpoint: http://127\.0\.0\.1:\d+/session responded with 401 Unauthorized to a request without credentials\n`},
+		{name: "403", status: 403, want: `sign-in endpoint: http://127\.0\.0\.1:\d+/session responded with 403 Forbidden to a request without credentials\n`},
+		{name: "404", status: 404, warning: true, want: `sign-in endpoint: http://127\.0\.0\.1:\d+/session responded with 404 Not Found to a request without credentials\n`},
+		{name: "200", status: 200, body: `{"user":"alice"}`, exitCode: 1, want: `sign-in endpoint: FAILED: the sign-in endpoint http://127\.0\.0\.1:\d+/session responded with 200 OK to a request without credentials, but it must respond with 401 or 403 `},
+		{name: "redirect", status: 302, exitCode: 1, want: `sign-in endpoint: FAILED: the sign-in endpoint http://127\.0\.0\.1:\d+/session responded with 302 Found to a request without credentials, but redirects are not followed`},
+		{name: "500", status: 500, exitCode: 1, want: `sign-in endpoint: FAILED: the sign-in endpoint http://127\.0\.0\.1:\d+/session responded with 500 Internal Server Error to a request without credentials\n`},
+		{name: "timeout", status: 401, delay: 5 * time.Second, exitCode: 1, want: `sign-in endpoint: FAILED: the sign-in endpoint http://127\.0\.0\.1:\d+/session did not respond within 200ms`},
+		{name: "unreachable", url: down.URL + "/session?key=s3cret", exitCode: 1, want: `sign-in endpoint: FAILED: the request to the sign-in endpoint http://127\.0\.0\.1:\d+/session failed: `},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -426,6 +474,7 @@ func TestCheckForward(t *testing.T) {
 			if !strings.Contains(stdout, "access token: obtained") {
 				t.Errorf("output lacks the access token:\n%s", stdout)
 			}
+			checkOutputLines(t, stdout)
 			if strings.Contains(stdout+stderr, "s3cret") {
 				t.Errorf("output shows the query of --forward-url:\n%s", stdout)
 			}
@@ -436,4 +485,149 @@ func TestCheckForward(t *testing.T) {
 			}
 		})
 	}
+}
+
+// checkOutputLines checks that every line of check's output starts with
+// one of its subjects, and that no line repeats a Go package's prefix.
+func checkOutputLines(t *testing.T, stdout string) {
+	t.Helper()
+	subject := regexp.MustCompile(`^(configuration|key set|sign-in endpoint|access token|connection "[^"]+" \(SIP connection [^)]+\)): `)
+	for line := range strings.Lines(stdout) {
+		if !subject.MatchString(line) {
+			t.Errorf("output line has no subject of check: %q", line)
+		}
+		if regexp.MustCompile(`\b(forward auth|jwt auth|fetch key set): `).MatchString(line) {
+			t.Errorf("output line repeats an error prefix of a Go package: %q", line)
+		}
+	}
+}
+
+func TestCheckForwardWarnsOfUnencryptedURL(t *testing.T) {
+	var requests atomic.Int32
+	site := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		requests.Add(1)
+		w.WriteHeader(http.StatusUnauthorized)
+	}))
+	t.Cleanup(site.Close)
+	// The endpoint URL names a cluster service, but every connection goes
+	// to the loopback site, so no name is resolved and nothing leaves this
+	// machine.
+	client := &http.Client{Transport: &http.Transport{
+		DialContext: func(ctx context.Context, network, _ string) (net.Conn, error) {
+			var d net.Dialer
+			return d.DialContext(ctx, network, site.Listener.Addr().String())
+		},
+	}}
+	t.Cleanup(client.CloseIdleConnections)
+
+	tests := []struct {
+		url     string
+		warning bool
+	}{
+		{url: "http://auth.default.svc:8080/session?key=s3cret", warning: true},
+		{url: "http://10.0.0.7/session", warning: true},
+		{url: "http://localhost:8080/session", warning: false},
+		{url: "https://auth.example.com/session", warning: false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.url, func(t *testing.T) {
+			transport := client.Transport.(*http.Transport)
+			if strings.HasPrefix(tt.url, "https:") {
+				// The loopback site speaks plain HTTP, so the https case
+				// uses a client that sends plain HTTP to it instead.
+				transport = transport.Clone()
+				transport.DialTLSContext = transport.DialContext
+			}
+			a, err := forward.New(forward.Config{URL: tt.url, Client: &http.Client{Transport: transport}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var stdout strings.Builder
+			ok := checkForward(context.Background(), &stdout, a, outputURL(tt.url))
+
+			if !ok {
+				t.Errorf("got a failed check, want it to pass:\n%s", stdout.String())
+			}
+			want := "sign-in endpoint: WARNING: --forward-url is plain http to a host that is not loopback, so each sign-in check sends the visitor's Cookie and Authorization headers unencrypted; use https unless the network to the endpoint is private\n"
+			if got := strings.Contains(stdout.String(), want); got != tt.warning {
+				t.Errorf("got the warning %t, want %t:\n%s", got, tt.warning, stdout.String())
+			}
+			if !strings.Contains(stdout.String(), "responded with 401 Unauthorized to a request without credentials") {
+				t.Errorf("output lacks the probe's result:\n%s", stdout.String())
+			}
+			checkOutputLines(t, stdout.String())
+			if strings.Contains(stdout.String(), "s3cret") {
+				t.Errorf("output shows the query of the URL:\n%s", stdout.String())
+			}
+		})
+	}
+	if got := requests.Load(); got != int32(len(tests)) {
+		t.Errorf("got %d requests at the site, want %d", got, len(tests))
+	}
+}
+
+func TestServeWarnsOfUnencryptedForwardURL(t *testing.T) {
+	tests := []struct {
+		name     string
+		url      string
+		warnings int
+	}{
+		// 192.0.2.0/24 is reserved for documentation (RFC 5737). Serve
+		// sends the endpoint nothing until a visitor requests a code.
+		{name: "network host", url: "http://192.0.2.10:8080/session?key=s3cret", warnings: 1},
+		{name: "loopback", url: "http://127.0.0.1:1/session", warnings: 0},
+		{name: "https", url: "https://192.0.2.10/session", warnings: 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			em := emulatortest.NewServer(emulator.Config{})
+			t.Cleanup(em.Close)
+			p := start(t, map[string]string{"LIVEHUB_CLIENT_SECRET": em.ClientSecret}, "serve",
+				"--listen", "127.0.0.1:0",
+				"--livehub-url", em.URL,
+				"--client-id", em.ClientID,
+				"--sip-connection", em.SIPConnection,
+				"--auth", "forward",
+				"--forward-url", tt.url)
+			p.waitFor(t, `listening on http://127\.0\.0\.1:\d+`)
+
+			log := p.stderr.String()
+			warnings := grepLines(log, "--forward-url is plain http")
+			if got := strings.Count(warnings, "\n"); got != tt.warnings {
+				t.Errorf("got %d warnings about --forward-url, want %d; log:\n%s", got, tt.warnings, log)
+			}
+			if tt.warnings > 0 && !strings.Contains(warnings, "level=WARN") {
+				t.Errorf("warning is not at level WARN: %s", warnings)
+			}
+			if tt.warnings > 0 && !strings.Contains(warnings, "forward_url=http://192.0.2.10:8080/session") {
+				t.Errorf("warning does not name the URL: %s", warnings)
+			}
+			if strings.Contains(log, "s3cret") {
+				t.Errorf("log shows the query of --forward-url:\n%s", log)
+			}
+		})
+	}
+}
+
+func TestOperationsGuideShowsSignInLines(t *testing.T) {
+	doc, err := os.ReadFile("../../docs/operations.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	warning := "sign-in endpoint: WARNING: " + unencryptedForwardWarning + "\n"
+	if !strings.Contains(string(doc), warning) {
+		t.Errorf("docs/operations.md does not show the warning as check prints it:\n%s", warning)
+	}
+
+	var examples strings.Builder
+	for line := range strings.Lines(string(doc)) {
+		line = strings.TrimPrefix(line, "# ")
+		if strings.HasPrefix(line, "key set: ") || strings.HasPrefix(line, "sign-in endpoint: ") {
+			examples.WriteString(line)
+		}
+	}
+	if examples.Len() == 0 {
+		t.Fatal("docs/operations.md shows no sign-in line")
+	}
+	checkOutputLines(t, examples.String())
 }

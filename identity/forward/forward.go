@@ -26,12 +26,14 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 	"unicode"
 	"unicode/utf8"
 
 	"github.com/c2cauth/c2cauth/identity"
+	"github.com/c2cauth/c2cauth/identity/internal/urls"
 	"github.com/c2cauth/c2cauth/phone"
 	"github.com/c2cauth/c2cauth/requestid"
 )
@@ -60,7 +62,9 @@ const maxRequestIDLength = 128
 type Config struct {
 	// URL is the site's endpoint, an absolute http or https URL. Required.
 	// It must not contain a user name or password, because the request's
-	// Authorization header belongs to the visitor.
+	// Authorization header belongs to the visitor. Plain http to a host
+	// that is not loopback is accepted for an endpoint on a private
+	// network, and Authenticator.SendsCredentialsUnencrypted reports it.
 	URL string
 
 	// Method is GET or POST. Empty means GET. A POST has an empty body.
@@ -92,6 +96,8 @@ type Config struct {
 // concurrent use.
 type Authenticator struct {
 	url           string
+	publicURL     string // url without its query, for messages
+	unencrypted   bool
 	host          string
 	method        string
 	client        *http.Client
@@ -107,7 +113,8 @@ type Authenticator struct {
 func New(cfg Config) (*Authenticator, error) {
 	var problems []error
 
-	var host string
+	var host, publicURL string
+	var unencrypted bool
 	switch u, err := url.Parse(cfg.URL); {
 	case cfg.URL == "":
 		problems = append(problems, configError("URL", "is required"))
@@ -118,13 +125,14 @@ func New(cfg Config) (*Authenticator, error) {
 		}
 		problems = append(problems, &identity.FieldError{Package: "forward", Fields: []string{"URL"}, Problem: "is invalid", Err: err})
 	case u.Scheme != "http" && u.Scheme != "https":
-		problems = append(problems, configError("URL", "%q must start with http:// or https://", u.Redacted()))
+		problems = append(problems, configError("URL", "%q must start with http:// or https://", urls.Echo(cfg.URL)))
 	case u.Host == "":
-		problems = append(problems, configError("URL", "%q has no host", u.Redacted()))
+		problems = append(problems, configError("URL", "%q has no host", urls.Echo(cfg.URL)))
 	case u.User != nil:
 		problems = append(problems, configError("URL", "must not contain a user name or password"))
 	default:
-		host = u.Host
+		host, publicURL = u.Host, urls.WithoutSecrets(u)
+		unencrypted = u.Scheme == "http" && !urls.IsLoopbackHost(u.Hostname())
 	}
 
 	method := strings.ToUpper(cfg.Method)
@@ -163,6 +171,8 @@ func New(cfg Config) (*Authenticator, error) {
 	}
 	return &Authenticator{
 		url:           cfg.URL,
+		publicURL:     publicURL,
+		unencrypted:   unencrypted,
 		host:          host,
 		method:        method,
 		client:        client,
@@ -172,6 +182,15 @@ func New(cfg Config) (*Authenticator, error) {
 		defaultRegion: cfg.DefaultRegion,
 	}, nil
 }
+
+// SendsCredentialsUnencrypted reports whether the endpoint URL is plain
+// http to a host other than "localhost" or a loopback IP address, so that
+// every check sends the visitor's Cookie and Authorization headers over a
+// network without encryption. That is safe only on a private network that
+// the operator trusts, such as between containers of one pod. Names are not
+// resolved, so a name of a loopback address other than "localhost" counts
+// as a network host.
+func (a *Authenticator) SendsCredentialsUnencrypted() bool { return a.unencrypted }
 
 // configError returns a problem with the Config field named field.
 func configError(field, format string, args ...any) error {
@@ -236,7 +255,9 @@ func (a *Authenticator) Authenticate(r *http.Request) (identity.Identity, error)
 
 // Probe sends the endpoint one request without credentials, as a visitor
 // who is not signed in would, and returns the status of its reply. It is
-// meant for a deploy check: Authenticate never sends such a request.
+// meant for a deploy check: Authenticate never sends such a request. Its
+// errors are sentences for the operator that name the endpoint's URL
+// without its query, which may hold a secret.
 //
 // Any 4xx reply returns a nil error, because it turns the anonymous
 // request away. The caller may want to flag a 4xx other than 401 and 403,
@@ -250,7 +271,7 @@ func (a *Authenticator) Probe(ctx context.Context) (int, error) {
 	defer cancel()
 	resp, err := a.send(probeCtx, make(http.Header))
 	if err != nil {
-		return 0, a.requestError(ctx, probeCtx, err)
+		return 0, a.probeError(ctx, probeCtx, err)
 	}
 	drainAndClose(resp)
 
@@ -258,12 +279,39 @@ func (a *Authenticator) Probe(ctx context.Context) (int, error) {
 	case status >= 400 && status < 500:
 		return status, nil
 	case status >= 200 && status < 300:
-		return status, fmt.Errorf("forward auth: sign-in endpoint returned status %d to a request without credentials; it must return 401 or 403 unless the request names a signed-in visitor", status)
+		return status, fmt.Errorf("the sign-in endpoint %s responded with %s to a request without credentials, but it must respond with 401 or 403 unless the request names a signed-in visitor", a.publicURL, statusText(status))
 	case status >= 300 && status < 400:
-		return status, redirectError(status)
+		return status, fmt.Errorf("the sign-in endpoint %s responded with %s to a request without credentials, but redirects are not followed, so it must respond with 401 or 403", a.publicURL, statusText(status))
 	default:
-		return status, fmt.Errorf("forward auth: sign-in endpoint returned status %d", status)
+		return status, fmt.Errorf("the sign-in endpoint %s responded with %s to a request without credentials", a.publicURL, statusText(status))
 	}
+}
+
+// probeError describes a failed probe request, sent with ctx, a child of
+// parent that adds the timeout.
+func (a *Authenticator) probeError(parent, ctx context.Context, err error) error {
+	if urlErr, ok := errors.AsType[*url.Error](err); ok {
+		// The cause alone, because *url.Error repeats the URL with its query.
+		err = urlErr.Err
+	}
+	switch {
+	case parent.Err() != nil:
+		return fmt.Errorf("the check of the sign-in endpoint %s ended before it responded: %w", a.publicURL, context.Cause(parent))
+	case errors.Is(ctx.Err(), context.DeadlineExceeded):
+		return fmt.Errorf("the sign-in endpoint %s did not respond within %s: %w", a.publicURL, a.timeout, context.DeadlineExceeded)
+	default:
+		return fmt.Errorf("the request to the sign-in endpoint %s failed: %w", a.publicURL, err)
+	}
+}
+
+// statusText returns an HTTP status code with its standard reason phrase,
+// such as "401 Unauthorized", or the code alone when it has none. It
+// ignores the phrase the endpoint sent, which can hold any text.
+func statusText(code int) string {
+	if text := http.StatusText(code); text != "" {
+		return fmt.Sprintf("%d %s", code, text)
+	}
+	return strconv.Itoa(code)
 }
 
 // send sends one request to the endpoint with the credentials in header.

@@ -441,6 +441,8 @@ func TestNewRejectsConfig(t *testing.T) {
 		{name: "empty", cfg: forward.Config{}, want: []string{"forward: URL is required"}, fields: [][]string{{"URL"}}},
 		{name: "relative URL", cfg: forward.Config{URL: "/session"}, want: []string{"URL"}, fields: [][]string{{"URL"}}},
 		{name: "other scheme", cfg: forward.Config{URL: "ftp://site.example/session"}, want: []string{"http:// or https://"}, fields: [][]string{{"URL"}}},
+		{name: "not a URL", cfg: forward.Config{URL: "not a url"}, want: []string{`forward: URL "not a url" must start with http:// or https://`}, fields: [][]string{{"URL"}}},
+		{name: "other scheme with password", cfg: forward.Config{URL: "ftp://u:p@site.example/a session"}, want: []string{`forward: URL "ftp://u:xxxxx@site.example/a session" must start with http:// or https://`}, fields: [][]string{{"URL"}}},
 		{name: "no host", cfg: forward.Config{URL: "http:///session"}, want: []string{"no host"}, fields: [][]string{{"URL"}}},
 		{name: "user info", cfg: forward.Config{URL: "https://u:p@site.example/session"}, want: []string{"user name or password"}, fields: [][]string{{"URL"}}},
 		{name: "every problem", cfg: forward.Config{
@@ -491,6 +493,32 @@ func problemFields(t *testing.T, err error) [][]string {
 		fields = append(fields, fieldErr.Fields)
 	}
 	return fields
+}
+
+func TestSendsCredentialsUnencrypted(t *testing.T) {
+	tests := []struct {
+		url  string
+		want bool
+	}{
+		{url: "http://auth.default.svc:8080/session", want: true},
+		{url: "http://10.0.0.7/session", want: true},
+		{url: "http://[fd00::7]:8080/session", want: true},
+		{url: "http://127.0.0.2:8080/session", want: false},
+		{url: "http://[::1]:8080/session", want: false},
+		{url: "http://localhost:8080/session", want: false},
+		{url: "HTTP://LOCALHOST/session", want: false},
+		{url: "https://site.example/session", want: false},
+		{url: "https://10.0.0.7/session", want: false},
+	}
+	for _, tt := range tests {
+		a, err := forward.New(forward.Config{URL: tt.url})
+		if err != nil {
+			t.Fatalf("New(%q): %v", tt.url, err)
+		}
+		if got := a.SendsCredentialsUnencrypted(); got != tt.want {
+			t.Errorf("%s: got %t, want %t", tt.url, got, tt.want)
+		}
+	}
 }
 
 func TestNewAcceptsConfig(t *testing.T) {

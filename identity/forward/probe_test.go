@@ -25,11 +25,12 @@ func TestProbeReplies(t *testing.T) {
 		{name: "403", status: http.StatusForbidden},
 		{name: "404", status: http.StatusNotFound},
 		{name: "400", status: http.StatusBadRequest},
-		{name: "200 with user", status: http.StatusOK, body: `{"user":"alice"}`, wantErr: "status 200 to a request without credentials"},
-		{name: "204", status: http.StatusNoContent, wantErr: "status 204 to a request without credentials"},
-		{name: "redirect", status: http.StatusFound, wantErr: "redirected with status 302"},
-		{name: "500", status: http.StatusInternalServerError, wantErr: "returned status 500"},
-		{name: "503", status: http.StatusServiceUnavailable, wantErr: "returned status 503"},
+		{name: "200 with user", status: http.StatusOK, body: `{"user":"alice"}`, wantErr: "responded with 200 OK to a request without credentials, but it must respond with 401 or 403"},
+		{name: "204", status: http.StatusNoContent, wantErr: "responded with 204 No Content to a request without credentials, but it must respond with 401 or 403"},
+		{name: "redirect", status: http.StatusFound, wantErr: "responded with 302 Found to a request without credentials, but redirects are not followed"},
+		{name: "500", status: http.StatusInternalServerError, wantErr: "responded with 500 Internal Server Error to a request without credentials"},
+		{name: "503", status: http.StatusServiceUnavailable, wantErr: "responded with 503 Service Unavailable to a request without credentials"},
+		{name: "unknown status", status: 599, wantErr: "responded with 599 to a request without credentials"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -53,7 +54,7 @@ func TestProbeReplies(t *testing.T) {
 				w.WriteHeader(tt.status)
 				io.WriteString(w, tt.body)
 			})
-			a := newAuthenticator(t, forward.Config{URL: site.URL, Method: "POST"})
+			a := newAuthenticator(t, forward.Config{URL: site.URL + "/session?key=s3cret", Method: "POST"})
 
 			status, err := a.Probe(context.Background())
 			if status != tt.status {
@@ -66,6 +67,8 @@ func TestProbeReplies(t *testing.T) {
 				t.Errorf("got no error, want one mentioning %q", tt.wantErr)
 			case tt.wantErr != "" && !strings.Contains(err.Error(), tt.wantErr):
 				t.Errorf("got error %q, want it to mention %q", err, tt.wantErr)
+			case tt.wantErr != "" && !strings.HasPrefix(err.Error(), "the sign-in endpoint "+site.URL+"/session responded with "):
+				t.Errorf("got error %q, want it to name the endpoint without its query", err)
 			}
 			if got := requests.Load(); got != 1 {
 				t.Errorf("got %d requests at the endpoint, want 1", got)
@@ -91,6 +94,9 @@ func TestProbeTimeout(t *testing.T) {
 	if !errors.Is(err, context.DeadlineExceeded) {
 		t.Errorf("got error %v, want one wrapping context.DeadlineExceeded", err)
 	}
+	if want := "the sign-in endpoint " + site.URL + " did not respond within 200ms"; err == nil || !strings.HasPrefix(err.Error(), want) {
+		t.Errorf("got error %v, want one starting with %q", err, want)
+	}
 	if elapsed < timeout || elapsed > timeout+2*time.Second {
 		t.Errorf("got return after %s, want about %s", elapsed, timeout)
 	}
@@ -106,8 +112,8 @@ func TestProbeEndpointDown(t *testing.T) {
 	if err == nil {
 		t.Fatalf("got status %d and no error, want an error", status)
 	}
-	if !strings.Contains(err.Error(), "request to") {
-		t.Errorf("got error %q, want a failed request", err)
+	if want := "the request to the sign-in endpoint " + strings.TrimSuffix(url, "?key=s3cret") + " failed: "; !strings.HasPrefix(err.Error(), want) {
+		t.Errorf("got error %q, want it to start with %q", err, want)
 	}
 	if strings.Contains(err.Error(), "s3cret") {
 		t.Errorf("got error %q, want one without the URL's query", err)

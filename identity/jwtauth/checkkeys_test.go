@@ -71,8 +71,9 @@ func TestCheckKeysReportsUnusableKeySet(t *testing.T) {
 		body   string
 		want   string
 	}{
-		{name: "not found", status: http.StatusNotFound, body: "no such page", want: "fetch key set: invalid HTTP status code: 404"},
-		{name: "server error", status: http.StatusServiceUnavailable, body: "maintenance", want: "503"},
+		{name: "not found", status: http.StatusNotFound, body: "no such page", want: "responded with 404 Not Found"},
+		{name: "server error", status: http.StatusServiceUnavailable, body: "maintenance", want: "responded with 503 Service Unavailable"},
+		{name: "unknown status", status: 599, body: "odd", want: "responded with 599"},
 		{name: "HTML page", status: http.StatusOK, body: "<html>sign in</html>", want: "not a JSON Web Key Set"},
 		{name: "keys not a list", status: http.StatusOK, body: `{"keys":"rsa-1"}`, want: "not a JSON Web Key Set"},
 		{name: "empty set", status: http.StatusOK, body: `{"keys":[]}`, want: "contains no supported keys"},
@@ -116,14 +117,52 @@ func TestCheckKeysNoSigningKey(t *testing.T) {
 	}
 }
 
+func TestCheckKeysNamesStatusAndURL(t *testing.T) {
+	server := newKeyServer(t)
+	server.serve(http.StatusInternalServerError, []byte("oops"))
+	a := newAuthenticator(t, jwtauth.Config{JWKSURL: server.URL + "/jwks.json?client=s3cret"})
+
+	_, err := a.CheckKeys(context.Background())
+	if err == nil {
+		t.Fatal("got no error, want one")
+	}
+	if got, want := err.Error(), "the key set URL "+server.URL+"/jwks.json responded with 500 Internal Server Error"; got != want {
+		t.Errorf("got error %q, want %q", got, want)
+	}
+}
+
+func TestCheckKeysRedirectNotFollowed(t *testing.T) {
+	server := newKeyServer(t, rsaPublished("rsa-1", rsaKey()))
+	redirect := httptest.NewServer(http.RedirectHandler(server.URL, http.StatusFound))
+	t.Cleanup(redirect.Close)
+	noRedirects := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+
+	followed := newAuthenticator(t, jwtauth.Config{JWKSURL: redirect.URL})
+	if got, err := followed.CheckKeys(context.Background()); got != 1 || err != nil {
+		t.Errorf("default client: got %d usable keys and error %v, want 1 and none", got, err)
+	}
+	stopped := newAuthenticator(t, jwtauth.Config{JWKSURL: redirect.URL, HTTPClient: noRedirects})
+	_, err := stopped.CheckKeys(context.Background())
+	if want := "the key set URL " + redirect.URL + " responded with a redirect, which was not followed"; err == nil || err.Error() != want {
+		t.Errorf("client without redirects: got error %v, want %q", err, want)
+	}
+}
+
 func TestCheckKeysUnreachable(t *testing.T) {
 	server := httptest.NewServer(http.NotFoundHandler())
 	url := server.URL
 	server.Close()
-	a := newAuthenticator(t, jwtauth.Config{JWKSURL: url})
+	a := newAuthenticator(t, jwtauth.Config{JWKSURL: url + "/jwks.json?client=s3cret"})
 
-	if got, err := a.CheckKeys(context.Background()); err == nil || !strings.Contains(err.Error(), "fetch key set") {
-		t.Errorf("got %d usable keys and error %v, want a failed fetch", got, err)
+	_, err := a.CheckKeys(context.Background())
+	if err == nil {
+		t.Fatal("got no error, want a failed fetch")
+	}
+	if want := "the request to the key set URL " + url + "/jwks.json failed: "; !strings.HasPrefix(err.Error(), want) {
+		t.Errorf("got error %q, want it to start with %q", err, want)
+	}
+	if strings.Contains(err.Error(), "s3cret") {
+		t.Errorf("got error %q, want one without the URL's query", err)
 	}
 }
 

@@ -6,9 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -20,6 +20,7 @@ import (
 	"golang.org/x/time/rate"
 
 	"github.com/c2cauth/c2cauth/identity"
+	"github.com/c2cauth/c2cauth/identity/internal/urls"
 )
 
 // MaxKeySetBytes bounds the JSON Web Key Set response that is read. Key
@@ -28,6 +29,10 @@ const MaxKeySetBytes = 256 << 10
 
 // errNotFetched stands for the key set until its first fetch ends.
 var errNotFetched = errors.New("key set not fetched yet")
+
+// errTooLarge ends the read of a key set response larger than
+// MaxKeySetBytes.
+var errTooLarge = fmt.Errorf("key set response is larger than %d bytes", MaxKeySetBytes)
 
 // signingUses are the values of a key's "use" parameter that let it verify
 // signatures. Keys marked for encryption never do, while keys without the
@@ -47,6 +52,10 @@ type keySet struct {
 	storage jwkset.Storage
 	cancel  context.CancelFunc
 
+	// url is the key set URL without its query, for messages.
+	url          string
+	fetchTimeout time.Duration
+
 	mu       sync.Mutex
 	fetchErr error // error of the latest fetch, or nil after a success
 }
@@ -64,11 +73,15 @@ type keySetOptions struct {
 // starts refreshing it in the background. A failed first fetch is recorded,
 // not returned, so the program starts and fetches again later.
 func newKeySet(opts keySetOptions) (*keySet, error) {
+	u, err := url.Parse(opts.url)
+	if err != nil {
+		return nil, err
+	}
 	ctx, cancel := context.WithCancel(context.Background())
-	ks := &keySet{cancel: cancel, fetchErr: errNotFetched}
+	ks := &keySet{cancel: cancel, fetchErr: errNotFetched, url: urls.WithoutSecrets(u), fetchTimeout: opts.fetchTimeout}
 
 	remote, err := jwkset.NewStorageFromHTTP(opts.url, jwkset.HTTPClientStorageOptions{
-		Client:                    capResponses(opts.client),
+		Client:                    newKeySetClient(opts.client),
 		Ctx:                       ctx,
 		HTTPTimeout:               opts.fetchTimeout,
 		NoErrorReturnFirstHTTPReq: true,
@@ -143,7 +156,7 @@ func (ks *keySet) unavailable(ctx context.Context) error {
 		return err
 	}
 	if ks.empty(ctx) {
-		return errors.New("key set contains no keys")
+		return fmt.Errorf("the key set at %s contains no keys", ks.url)
 	}
 	return nil
 }
@@ -171,11 +184,11 @@ func (ks *keySet) check(ctx context.Context, algorithms []string) (int, error) {
 	case fetchErr != nil:
 		return usable, fetchErr
 	case len(keys) == 0:
-		return 0, errors.New("key set contains no supported keys")
+		return 0, fmt.Errorf("the key set at %s contains no supported keys", ks.url)
 	case usable == 0 && len(keys) == 1:
-		return 0, fmt.Errorf("key set contains 1 key, which is not a signing key for %s", strings.Join(algorithms, ", "))
+		return 0, fmt.Errorf("the key set at %s contains 1 key, which is not a signing key for %s", ks.url, strings.Join(algorithms, ", "))
 	case usable == 0:
-		return 0, fmt.Errorf("key set contains %d keys, but none is a signing key for %s", len(keys), strings.Join(algorithms, ", "))
+		return 0, fmt.Errorf("the key set at %s contains %d keys, but none is a signing key for %s", ks.url, len(keys), strings.Join(algorithms, ", "))
 	}
 	return usable, nil
 }
@@ -203,18 +216,40 @@ func (ks *keySet) recordFailure(ctx context.Context, err error) {
 	if errors.Is(ctx.Err(), context.Canceled) && ks.fetchErr != errNotFetched {
 		return
 	}
-	ks.fetchErr = fetchError(err)
+	ks.fetchErr = ks.fetchError(err)
 }
 
-// fetchError describes a failed fetch of the key set, telling a response
-// that is not a JSON Web Key Set from a failed request.
-func fetchError(err error) error {
-	_, syntax := errors.AsType[*json.SyntaxError](err)
-	_, wrongType := errors.AsType[*json.UnmarshalTypeError](err)
-	if syntax || wrongType {
-		return fmt.Errorf("key set response is not a JSON Web Key Set: %w", err)
+// fetchError describes a failed fetch of the key set in a sentence that
+// names the URL without its query, in place of jwkset's error text.
+func (ks *keySet) fetchError(err error) error {
+	if status, ok := errors.AsType[*statusError](err); ok {
+		return fmt.Errorf("the key set URL %s responded with %s", ks.url, statusText(status.code))
 	}
-	return fmt.Errorf("fetch key set: %w", err)
+	if errors.Is(err, jwkset.ErrInvalidHTTPStatusCode) {
+		// keySetTransport passes only 200 and redirects, so this is a
+		// redirect that the client's policy did not follow.
+		return fmt.Errorf("the key set URL %s responded with a redirect, which was not followed", ks.url)
+	}
+	if errors.Is(err, errTooLarge) {
+		return fmt.Errorf("the key set at %s is larger than %d bytes", ks.url, MaxKeySetBytes)
+	}
+	if syntaxErr, ok := errors.AsType[*json.SyntaxError](err); ok {
+		return fmt.Errorf("the response of the key set URL %s is not a JSON Web Key Set: %w", ks.url, syntaxErr)
+	}
+	if typeErr, ok := errors.AsType[*json.UnmarshalTypeError](err); ok {
+		if typeErr.Field == "" {
+			return fmt.Errorf("the response of the key set URL %s is not a JSON Web Key Set, because it is a JSON %s", ks.url, typeErr.Value)
+		}
+		return fmt.Errorf("the response of the key set URL %s is not a JSON Web Key Set, because its member %q is a JSON %s", ks.url, typeErr.Field, typeErr.Value)
+	}
+	if errors.Is(err, context.DeadlineExceeded) {
+		return fmt.Errorf("the key set URL %s did not respond within %s: %w", ks.url, ks.fetchTimeout, context.DeadlineExceeded)
+	}
+	if urlErr, ok := errors.AsType[*url.Error](err); ok {
+		// The cause alone, because *url.Error repeats the URL with its query.
+		return fmt.Errorf("the request to the key set URL %s failed: %w", ks.url, urlErr.Err)
+	}
+	return fmt.Errorf("the key set from %s cannot be used: %w", ks.url, err)
 }
 
 // recordingStorage reports each successful fetch. jwkset replaces the
@@ -239,27 +274,56 @@ type keyLookupError struct{ err error }
 func (e *keyLookupError) Error() string { return "find signing key: " + e.err.Error() }
 func (e *keyLookupError) Unwrap() error { return e.err }
 
-// capResponses returns a copy of client whose response bodies fail once
-// they pass MaxKeySetBytes, because jwkset decodes the body unbounded.
-func capResponses(client *http.Client) *http.Client {
-	capped := *client
-	base := capped.Transport
+// newKeySetClient returns a copy of client for jwkset's fetches, with a
+// keySetTransport around its transport.
+func newKeySetClient(client *http.Client) *http.Client {
+	wrapped := *client
+	base := wrapped.Transport
 	if base == nil {
 		base = http.DefaultTransport
 	}
-	capped.Transport = cappedTransport{base: base}
-	return &capped
+	wrapped.Transport = keySetTransport{base: base}
+	return &wrapped
 }
 
-type cappedTransport struct{ base http.RoundTripper }
+// keySetTransport makes response bodies fail once they pass
+// MaxKeySetBytes, because jwkset decodes the body unbounded. It also turns
+// a status other than 200 OK into a *statusError, because jwkset reports
+// such a status only as a number in its error text. Redirects pass, so
+// that the client follows them by its own policy.
+//
+// NOTE: Under the http.RoundTripper contract, RoundTrip should not
+// interpret the response. This one does, so it serves only jwkset, which
+// accepts nothing but 200.
+type keySetTransport struct{ base http.RoundTripper }
 
-func (t cappedTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+func (t keySetTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	resp, err := t.base.RoundTrip(req)
 	if err != nil {
 		return nil, err
 	}
+	redirect := resp.StatusCode >= 300 && resp.StatusCode < 400
+	if resp.StatusCode != http.StatusOK && !redirect {
+		resp.Body.Close()
+		return nil, &statusError{code: resp.StatusCode}
+	}
 	resp.Body = &cappedBody{ReadCloser: resp.Body}
 	return resp, nil
+}
+
+// statusError is a key set response whose status is not 200 OK.
+type statusError struct{ code int }
+
+func (e *statusError) Error() string { return "key set URL responded with " + statusText(e.code) }
+
+// statusText returns a status code with its standard reason phrase, such as
+// "500 Internal Server Error". The server's own phrase is not used, because
+// it can hold any text.
+func statusText(code int) string {
+	if text := http.StatusText(code); text != "" {
+		return fmt.Sprintf("%d %s", code, text)
+	}
+	return strconv.Itoa(code)
 }
 
 type cappedBody struct {
@@ -271,7 +335,7 @@ func (b *cappedBody) Read(p []byte) (int, error) {
 	n, err := b.ReadCloser.Read(p)
 	b.read += int64(n)
 	if b.read > MaxKeySetBytes {
-		return 0, fmt.Errorf("key set response is larger than %d bytes", MaxKeySetBytes)
+		return 0, errTooLarge
 	}
 	return n, err
 }
@@ -298,22 +362,14 @@ func checkKeySetURL(raw string) error {
 	}
 	switch {
 	case u.Host == "":
-		return configError("JWKSURL", "%q is not an absolute URL", u.Redacted())
+		return configError("JWKSURL", "%q is not an absolute URL", urls.Echo(raw))
 	case u.Scheme == "https":
 		return nil
-	case u.Scheme == "http" && isLoopback(u.Hostname()):
+	case u.Scheme == "http" && urls.IsLoopbackHost(u.Hostname()):
 		return nil
 	case u.Scheme == "http":
-		return configError("JWKSURL", "%q must use https unless its host is loopback", u.Redacted())
+		return configError("JWKSURL", "%q must use https unless its host is loopback", urls.Echo(raw))
 	default:
-		return configError("JWKSURL", "%q must start with https://", u.Redacted())
+		return configError("JWKSURL", "%q must start with https://", urls.Echo(raw))
 	}
-}
-
-func isLoopback(host string) bool {
-	if host == "localhost" {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
 }

@@ -29,6 +29,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"os"
 	"slices"
 	"strings"
 	"sync/atomic"
@@ -76,8 +77,8 @@ const maxSubjectLength = 256
 // Config.Algorithms is empty.
 var defaultKeySetAlgorithms = []string{"RS256", "ES256"}
 
-// Config configures an Authenticator. Exactly one of JWKSURL, StaticKey and
-// HMACSecret must be set.
+// Config configures an Authenticator. Exactly one of JWKSURL, StaticKey,
+// StaticKeyFile and HMACSecret must be set.
 type Config struct {
 	// JWKSURL is the identity provider's JSON Web Key Set. It must use
 	// https, except on a loopback host. New fetches it once, waiting up to
@@ -91,16 +92,20 @@ type Config struct {
 	// "PUBLIC KEY", an "RSA PUBLIC KEY" or a "CERTIFICATE" block.
 	StaticKey []byte
 
+	// StaticKeyFile names a file that holds StaticKey, for programs that
+	// take the key from a file. New reads it once.
+	StaticKeyFile string
+
 	// HMACSecret is a secret shared with the identity provider, for HS256,
 	// HS384 or HS512 tokens. It must be at least as long as the hash output:
 	// 32, 48 or 64 bytes.
 	HMACSecret []byte
 
 	// Algorithms lists the allowed "alg" values. Empty means RS256 and
-	// ES256 with JWKSURL, the key's own algorithm with StaticKey (RS256,
-	// ES256, ES384, ES512 or EdDSA), and HS256 with HMACSecret. "none" and
-	// unknown names are rejected, as are HMAC algorithms with anything but
-	// HMACSecret.
+	// ES256 with JWKSURL, the key's own algorithm with StaticKey or
+	// StaticKeyFile (RS256, ES256, ES384, ES512 or EdDSA), and HS256 with
+	// HMACSecret. "none" and unknown names are rejected, as are HMAC
+	// algorithms with anything but HMACSecret.
 	Algorithms []string
 
 	// Issuer is the required "iss" claim. Required.
@@ -164,17 +169,14 @@ type Authenticator struct {
 
 // New validates cfg and returns an Authenticator. It reports every problem
 // with cfg at once, each as an *identity.FieldError, joined with
-// errors.Join when there are several. With JWKSURL it fetches the key set once before
-// returning and starts a goroutine that refreshes it until Close.
+// errors.Join when there are several. With StaticKeyFile it reads the key
+// from the file. With JWKSURL it fetches the key set once before returning
+// and starts a goroutine that refreshes it until Close.
 func New(cfg Config) (*Authenticator, error) {
-	problems := checkConfig(cfg)
-	if !oneKeySource(cfg) {
-		// Which algorithms fit depends on the one key source.
-		return nil, errors.Join(problems...)
-	}
-
-	staticKey, algorithms, keyProblems := keyAndAlgorithms(cfg)
-	problems = append(problems, keyProblems...)
+	source, problems := readKeySource(cfg)
+	problems = append(problems, checkConfig(cfg)...)
+	algorithms, algorithmProblems := allowedAlgorithms(cfg, source)
+	problems = append(problems, algorithmProblems...)
 	if err := errors.Join(problems...); err != nil {
 		return nil, err
 	}
@@ -194,7 +196,7 @@ func New(cfg Config) (*Authenticator, error) {
 			jwt.WithTimeFunc(now),
 		},
 		algorithms:    algorithms,
-		staticKey:     staticKey,
+		staticKey:     source.key,
 		cookieName:    cfg.CookieName,
 		now:           now,
 		verified:      newVerifiedCache(),
@@ -220,77 +222,120 @@ func New(cfg Config) (*Authenticator, error) {
 	return a, nil
 }
 
-// keyAndAlgorithms returns the static key, if any, and the allowed
-// algorithms of cfg, which sets exactly one key source.
-func keyAndAlgorithms(cfg Config) (any, []string, []error) {
-	var key any
-	var kind keyType
-	switch {
-	case len(cfg.StaticKey) > 0:
-		var err error
-		key, kind, err = parsePublicKey(cfg.StaticKey)
-		if err != nil {
-			// Which algorithms fit cannot be checked without the key.
-			return nil, nil, []error{&identity.FieldError{Package: "jwtauth", Fields: []string{"StaticKey"}, Problem: "is invalid", Err: err}}
+// keySource is the key source that a Config sets.
+type keySource struct {
+	// field names the Config field of the source. It is empty when the
+	// source is unknown: the Config sets no key source or more than one,
+	// or its static key cannot be read.
+	field string
+
+	// kind is the type of the static key or secret, and zero for a key set.
+	kind keyType
+
+	// key is the static key or the HMAC secret, and nil for a key set.
+	key any
+}
+
+// readKeySource returns the one key source that cfg sets, with its static
+// key read and parsed, and every problem with the key fields. Each key
+// field that is set is checked, even when another is set too, so that one
+// run reports every problem.
+func readKeySource(cfg Config) (keySource, []error) {
+	var sources []keySource
+	var set []string
+	var problems []error
+	if cfg.JWKSURL != "" {
+		set = append(set, "JWKSURL")
+		if err := checkKeySetURL(cfg.JWKSURL); err != nil {
+			problems = append(problems, err)
 		}
-	case len(cfg.HMACSecret) > 0:
-		key, kind = slices.Clone(cfg.HMACSecret), keyHMAC
+		sources = append(sources, keySource{field: "JWKSURL"})
+	}
+	if len(cfg.StaticKey) > 0 {
+		set = append(set, "StaticKey")
+		key, kind, err := parsePublicKey(cfg.StaticKey)
+		if err != nil {
+			problems = append(problems, &identity.FieldError{Package: "jwtauth", Fields: []string{"StaticKey"}, Problem: "is invalid", Err: err})
+		} else {
+			sources = append(sources, keySource{field: "StaticKey", kind: kind, key: key})
+		}
+	}
+	if cfg.StaticKeyFile != "" {
+		set = append(set, "StaticKeyFile")
+		source, err := readKeyFile(cfg.StaticKeyFile)
+		if err != nil {
+			problems = append(problems, err)
+		} else {
+			sources = append(sources, source)
+		}
+	}
+	if len(cfg.HMACSecret) > 0 {
+		set = append(set, "HMACSecret")
+		sources = append(sources, keySource{field: "HMACSecret", kind: keyHMAC, key: slices.Clone(cfg.HMACSecret)})
 	}
 
-	algorithms := slices.Clone(cfg.Algorithms)
-	switch {
-	case len(algorithms) > 0:
-	case kind == 0:
-		algorithms = slices.Clone(defaultKeySetAlgorithms)
+	switch len(set) {
+	case 0:
+		problems = append(problems, &identity.FieldError{Package: "jwtauth", Fields: []string{"JWKSURL", "StaticKey", "StaticKeyFile", "HMACSecret"}, Problem: "are empty; set one of them"})
+	case 1:
 	default:
-		algorithms = []string{defaultAlgorithm[kind]}
+		conflict := &identity.FieldError{Package: "jwtauth", Fields: set, Problem: "are set together; set only one of them"}
+		problems = append([]error{conflict}, problems...)
+	}
+	if len(set) != 1 || len(sources) != 1 {
+		// The source stays unknown, so allowedAlgorithms skips the checks
+		// that depend on it: whether each algorithm fits the key, and
+		// whether an HMAC secret is long enough.
+		return keySource{}, problems
+	}
+	return sources[0], problems
+}
+
+// readKeyFile reads and parses the static key in the file at path.
+func readKeyFile(path string) (keySource, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return keySource{}, &identity.FieldError{Package: "jwtauth", Fields: []string{"StaticKeyFile"}, Problem: "cannot be read", Err: err}
+	}
+	key, kind, err := parsePublicKey(data)
+	if err != nil {
+		return keySource{}, &identity.FieldError{Package: "jwtauth", Fields: []string{"StaticKeyFile"}, Problem: "is invalid", Err: err}
+	}
+	return keySource{field: "StaticKeyFile", kind: kind, key: key}, nil
+}
+
+// allowedAlgorithms returns the algorithms that may sign tokens:
+// cfg.Algorithms, or the default of the key source when that is empty. It
+// also returns one problem for each algorithm that is never allowed or does
+// not fit the key source, and for an HMAC secret too short for one of them.
+func allowedAlgorithms(cfg Config, source keySource) ([]string, []error) {
+	algorithms := slices.Clone(cfg.Algorithms)
+	if len(algorithms) == 0 {
+		switch source.field {
+		case "":
+			// An unknown key source has no default, and New fails anyway.
+		case "JWKSURL":
+			algorithms = slices.Clone(defaultKeySetAlgorithms)
+		default:
+			algorithms = []string{defaultAlgorithm[source.kind]}
+		}
 	}
 
-	problems := checkAlgorithms(algorithms, kind)
-	if kind == keyHMAC {
+	problems := checkAlgorithms(algorithms, source)
+	if source.kind == keyHMAC {
 		for _, alg := range algorithms {
 			if want := minHMACSecretBytes[alg]; want > 0 && len(cfg.HMACSecret) < want {
 				problems = append(problems, configError("HMACSecret", "has %d bytes, but %s needs at least %d", len(cfg.HMACSecret), alg, want))
 			}
 		}
 	}
-	return key, algorithms, problems
+	return algorithms, problems
 }
 
-// oneKeySource reports whether exactly one of the key fields is set.
-func oneKeySource(cfg Config) bool { return len(keySources(cfg)) == 1 }
-
-// keySources returns the names of the key fields that cfg sets.
-func keySources(cfg Config) []string {
-	var set []string
-	if cfg.JWKSURL != "" {
-		set = append(set, "JWKSURL")
-	}
-	if len(cfg.StaticKey) > 0 {
-		set = append(set, "StaticKey")
-	}
-	if len(cfg.HMACSecret) > 0 {
-		set = append(set, "HMACSecret")
-	}
-	return set
-}
-
-// checkConfig returns the problems with cfg that do not depend on its key.
+// checkConfig returns the problems with the fields of cfg other than the
+// key source and the algorithms.
 func checkConfig(cfg Config) []error {
 	var problems []error
-
-	switch sources := keySources(cfg); {
-	case len(sources) == 0:
-		problems = append(problems, &identity.FieldError{Package: "jwtauth", Fields: []string{"JWKSURL", "StaticKey", "HMACSecret"}, Problem: "are all empty; set one of them"})
-	case len(sources) > 1:
-		problems = append(problems, &identity.FieldError{Package: "jwtauth", Fields: sources, Problem: "are set together; set only one of them"})
-	}
-	if cfg.JWKSURL != "" {
-		if err := checkKeySetURL(cfg.JWKSURL); err != nil {
-			problems = append(problems, err)
-		}
-	}
-
 	if cfg.Issuer == "" {
 		problems = append(problems, configError("Issuer", "is required"))
 	}
@@ -370,8 +415,8 @@ func (a *Authenticator) keyGeneration() uint64 {
 }
 
 // CheckKeys returns how many keys can verify tokens now, for a deploy
-// check or a readiness probe. With StaticKey or HMACSecret that is the one
-// key, which New checked. With JWKSURL it sends no request. It counts the
+// check or a readiness probe. With StaticKey, StaticKeyFile or HMACSecret
+// that is the one key, which New checked. With JWKSURL it sends no request. It counts the
 // cached keys from the latest fetch that can verify a token signed with an
 // allowed algorithm. Keys marked for encryption do not count, nor do keys
 // whose type or "alg" parameter fits no allowed algorithm. New makes the

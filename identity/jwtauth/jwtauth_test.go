@@ -1,6 +1,7 @@
 package jwtauth_test
 
 import (
+	"context"
 	"crypto"
 	"crypto/ecdsa"
 	"crypto/ed25519"
@@ -14,6 +15,8 @@ import (
 	"math/big"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"reflect"
 	"slices"
 	"strings"
@@ -656,7 +659,14 @@ func TestNewKeySetSlow(t *testing.T) {
 	if elapsed := time.Since(start); elapsed > timeout+2*time.Second {
 		t.Errorf("got New after %s, want about %s", elapsed, timeout)
 	}
-	_, err := a.Authenticate(bearer(sign(t, jwt.SigningMethodRS256, rsaKey(), "rsa-1", claims())))
+	_, err := a.CheckKeys(context.Background())
+	if want := "the key set URL " + server.URL + " did not respond within 200ms"; err == nil || !strings.HasPrefix(err.Error(), want) {
+		t.Errorf("got error %v, want one starting with %q", err, want)
+	}
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("got error %v, want one wrapping context.DeadlineExceeded", err)
+	}
+	_, err = a.Authenticate(bearer(sign(t, jwt.SigningMethodRS256, rsaKey(), "rsa-1", claims())))
 	if o := classify(err); o != failed {
 		t.Errorf("got %v (error %v), want %v", o, err, failed)
 	}
@@ -717,6 +727,15 @@ func TestNewRejectsConfig(t *testing.T) {
 	}
 	secret := []byte(strings.Repeat("k", 32))
 	const jwks = "https://idp.example/jwks.json"
+	dir := t.TempDir()
+	missingFile := filepath.Join(dir, "missing.pem")
+	notPEMFile := filepath.Join(dir, "not.pem")
+	ecFile := filepath.Join(dir, "ec.pem")
+	for path, content := range map[string][]byte{notPEMFile: []byte("not a key"), ecFile: ecPEM} {
+		if err := os.WriteFile(path, content, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
 
 	tests := []struct {
 		name   string
@@ -724,7 +743,7 @@ func TestNewRejectsConfig(t *testing.T) {
 		want   []string
 		fields [][]string
 	}{
-		{name: "empty", cfg: jwtauth.Config{}, want: []string{"JWKSURL, StaticKey and HMACSecret are all empty", "jwtauth: Issuer is required", "jwtauth: Audience is required"}, fields: [][]string{{"JWKSURL", "StaticKey", "HMACSecret"}, {"Issuer"}, {"Audience"}}},
+		{name: "empty", cfg: jwtauth.Config{}, want: []string{"JWKSURL, StaticKey, StaticKeyFile and HMACSecret are empty; set one of them", "jwtauth: Issuer is required", "jwtauth: Audience is required"}, fields: [][]string{{"JWKSURL", "StaticKey", "StaticKeyFile", "HMACSecret"}, {"Issuer"}, {"Audience"}}},
 		{name: "two key sources", cfg: jwtauth.Config{JWKSURL: jwks, StaticKey: ecPEM, Issuer: issuer, Audience: audience}, want: []string{"JWKSURL and StaticKey are set together"}, fields: [][]string{{"JWKSURL", "StaticKey"}}},
 		{name: "three key sources", cfg: jwtauth.Config{JWKSURL: jwks, StaticKey: ecPEM, HMACSecret: secret, Issuer: issuer, Audience: audience}, want: []string{"JWKSURL, StaticKey and HMACSecret are set together"}, fields: [][]string{{"JWKSURL", "StaticKey", "HMACSecret"}}},
 		{name: "alg none", cfg: jwtauth.Config{JWKSURL: jwks, Algorithms: []string{"RS256", "none"}, Issuer: issuer, Audience: audience}, want: []string{`"none"`}, fields: [][]string{{"Algorithms"}}},
@@ -736,7 +755,14 @@ func TestNewRejectsConfig(t *testing.T) {
 		{name: "RSA alg with secret", cfg: jwtauth.Config{HMACSecret: secret, Algorithms: []string{"RS256"}, Issuer: issuer, Audience: audience}, want: []string{`"RS256"`}, fields: [][]string{{"Algorithms", "HMACSecret"}}},
 		{name: "short secret", cfg: jwtauth.Config{HMACSecret: []byte("short"), Issuer: issuer, Audience: audience}, want: []string{"HMACSecret has 5 bytes"}, fields: [][]string{{"HMACSecret"}}},
 		{name: "secret short for HS512", cfg: jwtauth.Config{HMACSecret: secret, Algorithms: []string{"HS512"}, Issuer: issuer, Audience: audience}, want: []string{"HS512 needs at least 64"}, fields: [][]string{{"HMACSecret"}}},
-		{name: "not PEM", cfg: jwtauth.Config{StaticKey: []byte("not a key"), Issuer: issuer, Audience: audience}, want: []string{"StaticKey is invalid: no PEM block"}, fields: [][]string{{"StaticKey"}}},
+		{name: "not PEM", cfg: jwtauth.Config{StaticKey: []byte("not a key"), Issuer: issuer, Audience: audience}, want: []string{`StaticKey is invalid: no PEM block found; it must hold one PEM public key ("-----BEGIN PUBLIC KEY-----" or "-----BEGIN RSA PUBLIC KEY-----") or certificate ("-----BEGIN CERTIFICATE-----")`}, fields: [][]string{{"StaticKey"}}},
+		{name: "invalid key and algorithms", cfg: jwtauth.Config{StaticKey: []byte("not a key"), Algorithms: []string{"none", "RS257", "RS256"}}, want: []string{"StaticKey is invalid", "Issuer is required", "Audience is required", `"none"`, `"RS257"`}, fields: [][]string{{"StaticKey"}, {"Issuer"}, {"Audience"}, {"Algorithms"}, {"Algorithms"}}},
+		{name: "two key sources and algorithms", cfg: jwtauth.Config{JWKSURL: "ftp://idp.example/jwks.json", StaticKey: ecPEM, Algorithms: []string{"none", "HS256"}, Issuer: issuer, Audience: audience}, want: []string{"JWKSURL and StaticKey are set together", `"ftp://idp.example/jwks.json" must start with https://`, `"none"`}, fields: [][]string{{"JWKSURL", "StaticKey"}, {"JWKSURL"}, {"Algorithms"}}},
+		{name: "key file missing", cfg: jwtauth.Config{StaticKeyFile: missingFile, JWKSURL: "ftp://idp.example/jwks.json", Algorithms: []string{"none"}}, want: []string{"JWKSURL and StaticKeyFile are set together", "must start with https://", "StaticKeyFile cannot be read: open " + missingFile, "Issuer is required", "Audience is required", `"none"`}, fields: [][]string{{"JWKSURL", "StaticKeyFile"}, {"JWKSURL"}, {"StaticKeyFile"}, {"Issuer"}, {"Audience"}, {"Algorithms"}}},
+		{name: "key file not PEM", cfg: jwtauth.Config{StaticKeyFile: notPEMFile, Issuer: issuer, Audience: audience}, want: []string{"StaticKeyFile is invalid: no PEM block found; it must hold one PEM public key"}, fields: [][]string{{"StaticKeyFile"}}},
+		{name: "key file and key", cfg: jwtauth.Config{StaticKeyFile: ecFile, StaticKey: ecPEM, Issuer: issuer, Audience: audience}, want: []string{"StaticKey and StaticKeyFile are set together"}, fields: [][]string{{"StaticKey", "StaticKeyFile"}}},
+		{name: "RSA alg with key file", cfg: jwtauth.Config{StaticKeyFile: ecFile, Algorithms: []string{"RS256"}, Issuer: issuer, Audience: audience}, want: []string{`Algorithms and StaticKeyFile do not fit together, because "RS256" needs a key of type RSA`}, fields: [][]string{{"Algorithms", "StaticKeyFile"}}},
+		{name: "key set URL echoed as typed", cfg: jwtauth.Config{JWKSURL: "http://user:pa55word@idp.example/key set.json", Issuer: issuer, Audience: audience}, want: []string{`"http://user:xxxxx@idp.example/key set.json" must use https`}, fields: [][]string{{"JWKSURL"}}},
 		{name: "private key", cfg: jwtauth.Config{StaticKey: privatePEM, Issuer: issuer, Audience: audience}, want: []string{"private key"}, fields: [][]string{{"StaticKey"}}},
 		{name: "two PEM blocks", cfg: jwtauth.Config{StaticKey: append(slices.Clone(ecPEM), ecPEM...), Issuer: issuer, Audience: audience}, want: []string{"more than one PEM block"}, fields: [][]string{{"StaticKey"}}},
 		{name: "small RSA key", cfg: jwtauth.Config{StaticKey: pemPublic(t, smallRSA), Issuer: issuer, Audience: audience}, want: []string{"1024 bits"}, fields: [][]string{{"StaticKey"}}},
@@ -773,6 +799,9 @@ func TestNewRejectsConfig(t *testing.T) {
 			if strings.Contains(err.Error(), string(secret)) {
 				t.Errorf("got error %q, want one without the secret", err)
 			}
+			if strings.Contains(err.Error(), "pa55word") {
+				t.Errorf("got error %q, want one without the URL's password", err)
+			}
 		})
 	}
 }
@@ -794,6 +823,27 @@ func problemFields(t *testing.T, err error) [][]string {
 		fields = append(fields, fieldErr.Fields)
 	}
 	return fields
+}
+
+func TestNewReadsKeyFile(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "ec.pem")
+	if err := os.WriteFile(path, pemPublic(t, ecKey()), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	a := newAuthenticator(t, jwtauth.Config{StaticKeyFile: path})
+
+	// The key's own algorithm, ES256, is allowed by default.
+	id, err := a.Authenticate(bearer(sign(t, jwt.SigningMethodES256, ecKey(), "", claims())))
+	if err != nil {
+		t.Fatalf("got error %v, want none", err)
+	}
+	if id.UserID != "alice" {
+		t.Errorf("got user %q, want alice", id.UserID)
+	}
+	_, err = a.Authenticate(bearer(sign(t, jwt.SigningMethodRS256, rsaKey(), "", claims())))
+	if o := classify(err); o != unauthenticated {
+		t.Errorf("RS256 token: got %v (error %v), want %v", o, err, unauthenticated)
+	}
 }
 
 func TestNewAcceptsKeyFormats(t *testing.T) {

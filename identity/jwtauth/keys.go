@@ -89,13 +89,17 @@ var minHMACSecretBytes = map[string]int{
 // minRSABits is the smallest RSA modulus accepted in a static key.
 const minRSABits = 2048
 
+// acceptedPEM lists the PEM blocks that parsePublicKey accepts, for its
+// errors.
+const acceptedPEM = `one PEM public key ("-----BEGIN PUBLIC KEY-----" or "-----BEGIN RSA PUBLIC KEY-----") or certificate ("-----BEGIN CERTIFICATE-----")`
+
 // parsePublicKey reads the single PEM block in data: a "PUBLIC KEY"
 // (PKIX), an "RSA PUBLIC KEY" (PKCS #1) or a "CERTIFICATE", whose dates are
 // not checked because only its key is used.
 func parsePublicKey(data []byte) (any, keyType, error) {
 	block, rest := pem.Decode(data)
 	if block == nil {
-		return nil, 0, errors.New("no PEM block found")
+		return nil, 0, errors.New("no PEM block found; it must hold " + acceptedPEM)
 	}
 	if next, _ := pem.Decode(rest); next != nil {
 		return nil, 0, errors.New("more than one PEM block; give exactly one public key")
@@ -118,7 +122,7 @@ func parsePublicKey(data []byte) (any, keyType, error) {
 		if strings.Contains(block.Type, "PRIVATE KEY") {
 			return nil, 0, fmt.Errorf("PEM block %q is a private key; give the public key only", block.Type)
 		}
-		return nil, 0, fmt.Errorf("PEM block %q is not a public key or certificate", block.Type)
+		return nil, 0, fmt.Errorf("PEM block %q is not a public key or certificate; it must hold %s", block.Type, acceptedPEM)
 	}
 	if err != nil {
 		return nil, 0, fmt.Errorf("parse PEM block %q: %w", block.Type, err)
@@ -184,13 +188,10 @@ func usableJWK(jwk jwkset.JWK, algorithms []string) bool {
 	return false
 }
 
-// checkAlgorithms validates the allow-list for a key of type key, or for a
-// JSON Web Key Set when key is zero, and returns one problem per bad entry.
-func checkAlgorithms(algorithms []string, key keyType) []error {
-	keyField := "StaticKey"
-	if key == keyHMAC {
-		keyField = "HMACSecret"
-	}
+// checkAlgorithms validates the allow-list for the key source and returns
+// one problem per bad entry. Whether an algorithm fits is checked only when
+// the source is known.
+func checkAlgorithms(algorithms []string, source keySource) []error {
 	var problems []error
 	for _, alg := range algorithms {
 		need, known := algorithmKeys[alg]
@@ -199,17 +200,20 @@ func checkAlgorithms(algorithms []string, key keyType) []error {
 			problems = append(problems, configError("Algorithms", "contains %q, which accepts unsigned tokens and is never allowed", alg))
 		case !known:
 			problems = append(problems, configError("Algorithms", "contains %q, which is not a supported algorithm", alg))
-		case key == 0 && need == keyHMAC:
+		case source.field == "":
+		case source.field == "JWKSURL":
+			if need == keyHMAC {
+				problems = append(problems, &identity.FieldError{
+					Package: "jwtauth",
+					Fields:  []string{"Algorithms", "JWKSURL"},
+					Problem: fmt.Sprintf("do not fit together, because %q is an HMAC algorithm, which needs a shared secret instead of a key set", alg),
+				})
+			}
+		case need != source.kind:
 			problems = append(problems, &identity.FieldError{
 				Package: "jwtauth",
-				Fields:  []string{"Algorithms", "JWKSURL"},
-				Problem: fmt.Sprintf("do not fit together, because %q is an HMAC algorithm, which needs a shared secret instead of a key set", alg),
-			})
-		case key != 0 && need != key:
-			problems = append(problems, &identity.FieldError{
-				Package: "jwtauth",
-				Fields:  []string{"Algorithms", keyField},
-				Problem: fmt.Sprintf("do not fit together, because %q needs a key of type %s, not %s", alg, need, key),
+				Fields:  []string{"Algorithms", source.field},
+				Problem: fmt.Sprintf("do not fit together, because %q needs a key of type %s, not %s", alg, need, source.kind),
 			})
 		}
 	}
