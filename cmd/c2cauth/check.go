@@ -43,6 +43,7 @@ func runCheck(ctx context.Context, args []string, getenv getenvFunc, stdout, std
 	fmt.Fprintln(stdout, "configuration: valid")
 
 	signInFailed := !checkSignIn(ctx, stdout, cfg.policy, s.policies.authenticator)
+	redisFailed := !cfg.redis.check(ctx, stdout)
 
 	client := cfg.liveHub.newClient(s.liveHub)
 	client.MaxAttempts = 1
@@ -59,7 +60,7 @@ func runCheck(ctx context.Context, args []string, getenv getenvFunc, stdout, std
 	if probe && !probeConnections(ctx, stdout, client, s.liveHub.connections) {
 		return errCheckFailed
 	}
-	if signInFailed {
+	if signInFailed || redisFailed {
 		return errCheckFailed
 	}
 	return nil

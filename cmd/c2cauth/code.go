@@ -61,10 +61,16 @@ func runCode(ctx context.Context, args []string, getenv getenvFunc, stdout, stde
 		fmt.Fprintln(stdout, code)
 		return nil
 	}
+	// callerPhone is null when no phone was asserted, as in the emulator's
+	// redeem response.
+	var assertedPhone *string
+	if callerPhone != "" {
+		assertedPhone = &callerPhone
+	}
 	return json.NewEncoder(stdout).Encode(struct {
-		AuthenticationCode string `json:"authenticationCode"`
-		Connection         string `json:"connection"`
-		SIPConnectionID    string `json:"sipConnectionId"`
-		CallerPhone        string `json:"callerPhone,omitempty"`
-	}{code, connection, sipConnectionID, callerPhone})
+		AuthenticationCode string  `json:"authenticationCode"`
+		Connection         string  `json:"connection"`
+		SIPConnectionID    string  `json:"sipConnectionId"`
+		CallerPhone        *string `json:"callerPhone"`
+	}{code, connection, sipConnectionID, assertedPhone})
 }

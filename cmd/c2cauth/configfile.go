@@ -126,6 +126,7 @@ func (o *options) applyConfigFile(path string, setElsewhere map[string]bool, sha
 			continue
 		}
 		setElsewhere[key] = true
+		o.sources[key] = "--config " + path
 	}
 	return errors.Join(problems...)
 }

@@ -439,3 +439,37 @@ func TestPolicyProblemsNameOptions(t *testing.T) {
 		}
 	}
 }
+
+func TestProblemsSayWhereValuesCameFrom(t *testing.T) {
+	configFile := filepath.Join(t.TempDir(), "c2cauth.yaml")
+	os.WriteFile(configFile, []byte("limit-user: 5/xx\n"), 0o600)
+	env := map[string]string{"LIVEHUB_CLIENT_SECRET": "secret", "C2CAUTH_LIMIT_IP": "abc"}
+	args := []string{"c2cauth", "serve", "--config", configFile, "--auth", "none", "--livehub-url", "http://127.0.0.1:1",
+		"--client-id", "site", "--sip-connection", "f399069f-e84f-41e4-ac71-fab2ded73f1c", "--limit-global", "1/zz"}
+	var stdout, stderr bytes.Buffer
+	err := run(context.Background(), args, func(k string) string { return env[k] }, &stdout, &stderr)
+	if got := exitCode(err); got != 2 {
+		t.Fatalf("got exit code %d (%v), want 2", got, err)
+	}
+	lines := strings.Split(err.Error(), "\n")
+	for _, tt := range []struct{ option, want string }{
+		{"--limit-user", "(set by --config " + configFile + ")"},
+		{"--limit-ip", "(set by C2CAUTH_LIMIT_IP)"},
+		{"--limit-global", ""},
+	} {
+		var line string
+		for _, l := range lines {
+			if strings.HasPrefix(l, tt.option+" ") {
+				line = l
+			}
+		}
+		switch {
+		case line == "":
+			t.Errorf("no problem names %s:\n%v", tt.option, err)
+		case tt.want != "" && !strings.HasSuffix(line, tt.want):
+			t.Errorf("%s: got %q, want it to end with %q", tt.option, line, tt.want)
+		case tt.want == "" && strings.Contains(line, "(set by"):
+			t.Errorf("%s came from the command line: got %q, want no source", tt.option, line)
+		}
+	}
+}

@@ -102,6 +102,11 @@ func TestCodeCommand(t *testing.T) {
 		t.Errorf("got %+v, want a code for sales asserting +14155550100", out)
 	}
 
+	code, stdout, _ = runOnce(t, map[string]string{"LIVEHUB_CLIENT_SECRET": em.ClientSecret, "C2CAUTH_CODE_JSON": "true"}, append([]string{"code"}, liveHubArgs(em)...)...)
+	if code != 0 || !strings.Contains(stdout, `"callerPhone":null`) {
+		t.Errorf("JSON without a phone: got exit code %d and %q, want callerPhone null", code, stdout)
+	}
+
 	code, _, stderr = runOnce(t, env, append([]string{"code", "--connection", "nope"}, liveHubArgs(em)...)...)
 	if code != 2 || !strings.Contains(stderr, `"nope"`) {
 		t.Errorf("unknown connection: got exit code %d and %q, want 2 naming it", code, stderr)

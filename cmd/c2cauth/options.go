@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"regexp"
 	"strings"
 	"time"
 )
@@ -28,6 +29,9 @@ type options struct {
 	// set holds the options that a flag, the environment or the
 	// configuration file set, once parse has run.
 	set map[string]bool
+	// sources names where each option that is not on the command line got
+	// its value, such as "C2CAUTH_LIMIT_IP", once parse has run.
+	sources map[string]string
 }
 
 // configFile adds --config, with the environment variable env, whose YAML
@@ -115,6 +119,8 @@ func (o *options) parse(args []string, getenv getenvFunc) error {
 
 	var problems []error
 	setElsewhere := onCommandLine
+	sources := make(map[string]string)
+	o.sources = sources
 	o.fs.VisitAll(func(f *flag.Flag) {
 		env := o.env[f.Name]
 		if env == "" || onCommandLine[f.Name] {
@@ -125,6 +131,7 @@ func (o *options) parse(args []string, getenv getenvFunc) error {
 			return
 		}
 		setElsewhere[f.Name] = true
+		sources[f.Name] = env
 		if err := o.fs.Set(f.Name, value); err != nil {
 			problems = append(problems, fmt.Errorf("invalid value %q for %s: %w", value, env, err))
 		}
@@ -150,4 +157,18 @@ func splitList(s string) []string {
 		}
 	}
 	return items
+}
+
+// optionAtStart finds the option that a problem's message starts with.
+var optionAtStart = regexp.MustCompile(`^--([a-z0-9-]+)`)
+
+// withSource adds to problem, whose message starts with an option, where
+// that option's value came from when it was not the command line, so that
+// the operator knows what to edit.
+func (o *options) withSource(problem error) error {
+	m := optionAtStart.FindStringSubmatch(problem.Error())
+	if m == nil || o.sources[m[1]] == "" {
+		return problem
+	}
+	return fmt.Errorf("%w (set by %s)", problem, o.sources[m[1]])
 }

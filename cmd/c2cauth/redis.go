@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/url"
 	"time"
@@ -134,6 +135,28 @@ func (c *redisConfig) connect(ctx context.Context, limiter *ratelimit.Limiter, c
 	return func() { rc.Close() }
 }
 
+// check sends Redis one PING, as serve does at start, and prints one line
+// about it. It reports whether Redis responded. Without --redis-url it
+// prints nothing.
+func (c *redisConfig) check(ctx context.Context, stdout io.Writer) bool {
+	if c.url == "" {
+		return true
+	}
+	// The line printed below reports the failure, so go-redis's own messages
+	// would only repeat it on standard error.
+	redis.SetLogger(quietRedisLogger{})
+	rc := redis.NewClient(c.parsedOptions)
+	defer rc.Close()
+	pingCtx, cancel := context.WithTimeout(ctx, redisPingTimeout)
+	defer cancel()
+	if err := rc.Ping(pingCtx).Err(); err != nil {
+		fmt.Fprintf(stdout, "redis: FAILED: %s did not answer PING: %v\n", c.redacted(), err)
+		return false
+	}
+	fmt.Fprintf(stdout, "redis: responded to PING at %s\n", c.redacted())
+	return true
+}
+
 // redisLogger sends go-redis's own messages to the log, held back when
 // they repeat, instead of to standard error.
 type redisLogger struct{ log *liveHubLog }
@@ -142,3 +165,8 @@ func (l redisLogger) Printf(ctx context.Context, format string, args ...any) {
 	message := fmt.Sprintf(format, args...)
 	l.log.logRepeated(ctx, "redis:"+message, "Redis client message", slog.String("message", message))
 }
+
+// quietRedisLogger drops go-redis's own messages.
+type quietRedisLogger struct{}
+
+func (quietRedisLogger) Printf(context.Context, string, ...any) {}

@@ -17,6 +17,7 @@ import (
 
 	"github.com/c2cauth/c2cauth/emulator"
 	"github.com/c2cauth/c2cauth/emulator/emulatortest"
+	"github.com/c2cauth/c2cauth/internal/redistest"
 )
 
 // redisServer is a redis-server process of the test's own, so that a test
@@ -189,5 +190,30 @@ func TestRedisOutage(t *testing.T) {
 			t.Fatal("no normal service 2 s after Redis returned")
 		}
 		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func TestCheckPingsRedis(t *testing.T) {
+	em := emulatortest.NewServer(emulator.Config{})
+	t.Cleanup(em.Close)
+	r := startRedis(t)
+	env := map[string]string{"LIVEHUB_CLIENT_SECRET": em.ClientSecret}
+	args := append([]string{"check", "--auth", "none"}, liveHubArgs(em)...)
+
+	code, stdout, _ := runOnce(t, env, append(args, "--redis-url", r.url())...)
+	if code != 0 || !strings.Contains(stdout, "redis: responded to PING at "+r.url()) {
+		t.Errorf("Redis up: got exit code %d and output %q, want 0 and a PING line", code, stdout)
+	}
+
+	closed := "redis://:hunter2@" + redistest.ClosedAddr(t) + "/0"
+	code, stdout, _ = runOnce(t, env, append(args, "--redis-url", closed)...)
+	if code != 1 || !strings.Contains(stdout, "redis: FAILED: ") {
+		t.Errorf("Redis down: got exit code %d and output %q, want 1 and a FAILED line", code, stdout)
+	}
+	if strings.Contains(stdout, "hunter2") {
+		t.Errorf("Redis down: output shows the password: %q", stdout)
+	}
+	if !strings.Contains(stdout, "access token: obtained") {
+		t.Errorf("Redis down: output %q does not go on to the access token", stdout)
 	}
 }

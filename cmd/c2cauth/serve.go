@@ -116,6 +116,11 @@ func (c *serveConfig) validate(getenv getenvFunc, stderr io.Writer) (serveSettin
 		problems = append(problems, err)
 	}
 
+	if c.options != nil {
+		for i, problem := range problems {
+			problems[i] = c.options.withSource(problem)
+		}
+	}
 	if err := errors.Join(problems...); err != nil {
 		s.policies.close()
 		return serveSettings{}, &usageError{fmt.Errorf("invalid configuration:\n%w", err)}
@@ -163,7 +168,7 @@ func (c *serveConfig) logStart(logger *slog.Logger, s serveSettings, url, adminU
 		"client_secret_from", secretSource(c.liveHub.clientSecretFile),
 		"connections", connectionNames(s.liveHub.connections),
 		"default_connection", s.liveHub.defaultConnection,
-		"upstream_timeout", c.liveHub.upstreamTimeout,
+		"upstream_timeout", c.liveHub.upstreamTimeout.String(),
 		"auth", c.policy.auth,
 		"allowed_origins", s.policies.origin.Origins(),
 		"trusted_proxies", c.policy.trustedProxies,
