@@ -69,8 +69,9 @@ var ErrInvalidResponse = errors.New("livehub: invalid response")
 // token endpoint with a Retry-After header, in seconds or as an HTTP date,
 // makes the pause that delay when it is longer. That pause lasts at most one
 // minute, so a broken header cannot stop token requests for longer. Calls
-// that have no usable token meanwhile fail at once with an error that wraps
-// ErrTokenBackoff and the last failure. A failed request ahead of time
+// that have no usable token meanwhile fail without a token request, with an
+// error that wraps ErrTokenBackoff and the last failure. Without a
+// TokenStore they fail at once; with one, after at most one look in it. A failed request ahead of time
 // leaves the cached token in use until its refresh time.
 //
 // # Shared access tokens
@@ -283,8 +284,8 @@ func (c *Client) GenerateAuthenticationCode(ctx context.Context, sipConnectionID
 
 // Ready reports whether the client can call Live Hub. It returns nil when a
 // valid access token is cached or a new one can be obtained now. During the
-// backoff after a failed token request it returns at once with an error that
-// wraps ErrTokenBackoff and the failure.
+// backoff after a failed token request it returns an error that wraps
+// ErrTokenBackoff and the failure, without a token request.
 func (c *Client) Ready(ctx context.Context) error {
 	_, err := c.token(ctx)
 	return err

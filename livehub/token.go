@@ -53,9 +53,10 @@ func newAccessToken(value string, start time.Time, lifetime time.Duration) *acce
 // tokenFetch is one token request shared by every goroutine that waits for
 // it. The fields other than done are written before done is closed.
 type tokenFetch struct {
-	done  chan struct{}
-	token *accessToken
-	err   error
+	done       chan struct{}
+	token      *accessToken
+	err        error
+	storeCheck bool // a look in the TokenStore during the pause, not a token request
 }
 
 // Token backoff: after n failed token requests in a row, the client sends no
@@ -130,14 +131,27 @@ func tokenPause(failures int, err error) time.Duration {
 // the cached token is past its refreshAhead time, the first caller to notice
 // starts a token request in the background and every caller goes on with the
 // cached token until its refresh time. After a failed token request, callers
-// that have no usable token fail at once until the pause has passed. With a
-// TokenStore, one of them looks in the store meanwhile, at most once every
-// tokenStorePoll by Client.Now, and takes a token that another Client shared.
+// that have no usable token fail without a token request until the pause
+// has passed. With a TokenStore, one of them looks in the store meanwhile,
+// at most once every tokenStorePoll by Client.Now. The callers that arrive
+// during that look wait for it, so that all of them can take a token that
+// another Client shared.
 func (c *Client) token(ctx context.Context) (*accessToken, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("livehub: get access token: %w", err)
 	}
+	token, fetch, err := c.tokenOnce(ctx)
+	if fetch != nil && fetch.storeCheck && err != nil {
+		// The pause may have ended during the look in the store, and then
+		// a token request is due rather than the pause's error.
+		token, _, err = c.tokenOnce(ctx)
+	}
+	return token, err
+}
 
+// tokenOnce is one pass of token. It also returns the fetch it waited for,
+// if any.
+func (c *Client) tokenOnce(ctx context.Context) (*accessToken, *tokenFetch, error) {
 	c.mu.Lock()
 	now := c.now()
 	if t := c.cached; t != nil && now.Before(t.refresh) {
@@ -145,7 +159,7 @@ func (c *Client) token(ctx context.Context) (*accessToken, error) {
 			c.startFetch(ctx, now, true)
 		}
 		c.mu.Unlock()
-		return t, nil
+		return t, nil, nil
 	}
 	fetch := c.inflight
 	switch {
@@ -159,24 +173,24 @@ func (c *Client) token(ctx context.Context) (*accessToken, error) {
 	default:
 		err := c.backoffError(now)
 		c.mu.Unlock()
-		return nil, err
+		return nil, nil, err
 	}
 	c.mu.Unlock()
 
 	select {
 	case <-fetch.done:
 	case <-ctx.Done():
-		return nil, fmt.Errorf("livehub: wait for access token: %w", ctx.Err())
+		return nil, fetch, fmt.Errorf("livehub: wait for access token: %w", ctx.Err())
 	}
 	if fetch.err != nil {
-		return nil, fetch.err
+		return nil, fetch, fetch.err
 	}
 
 	// Only a lifetime shorter than the token request itself gets here.
 	if !c.now().Before(fetch.token.expiry) {
-		return nil, errors.New("livehub: access token expired before use because its lifetime is shorter than the token request took")
+		return nil, fetch, errors.New("livehub: access token expired before use because its lifetime is shorter than the token request took")
 	}
-	return fetch.token, nil
+	return fetch.token, fetch, nil
 }
 
 // startFetch starts a token request that measures the token's lifetime from
@@ -220,7 +234,7 @@ func (c *Client) runFetch(ctx context.Context, fetch *tokenFetch, start time.Tim
 // startStoreCheck starts a look in c.TokenStore during the pause after a
 // failed token request. The caller must hold c.mu.
 func (c *Client) startStoreCheck(ctx context.Context) *tokenFetch {
-	fetch := &tokenFetch{done: make(chan struct{})}
+	fetch := &tokenFetch{done: make(chan struct{}), storeCheck: true}
 	c.inflight = fetch
 	go c.runStoreCheck(context.WithoutCancel(ctx), fetch)
 	return fetch
@@ -255,7 +269,7 @@ func (c *Client) runStoreCheck(ctx context.Context, fetch *tokenFetch) {
 func (c *Client) backoffError(now time.Time) error {
 	left := max(c.fetchRetryAt.Sub(now), 0)
 	cause := c.fetchErr
-	if e, ok := cause.(*Error); ok && e.RetryAfter > 0 {
+	if e, ok := asError(cause); ok && e.RetryAfter > 0 {
 		// Callers pass RetryAfter on, so it states when this Client will
 		// send a token request again, which a capped Retry-After or the
 		// time already waited makes shorter than the response's.

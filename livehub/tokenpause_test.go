@@ -330,3 +330,54 @@ func TestTokenStoreDuringPause(t *testing.T) {
 		t.Error("the shared token changed, want replica b's")
 	}
 }
+
+// blockingTokenStore holds each Load until release is closed, after
+// signalling on loading.
+type blockingTokenStore struct {
+	*memoryTokenStore
+	loading chan struct{}
+	release chan struct{}
+}
+
+func (s *blockingTokenStore) Load(ctx context.Context) (livehub.SharedToken, bool, error) {
+	select {
+	case s.loading <- struct{}{}:
+	default:
+	}
+	<-s.release
+	return s.memoryTokenStore.Load(ctx)
+}
+
+// TestPauseEndsDuringStoreLook checks that a call that waited for a look in
+// the store gets a token request, not the pause's error, when the pause
+// ended while it waited.
+func TestPauseEndsDuringStoreLook(t *testing.T) {
+	verifyNoLeaks(t)
+	clock := newFakeClock()
+	em, c := startEmulator(t, emulator.Config{Now: clock.Now})
+	store := &blockingTokenStore{memoryTokenStore: &memoryTokenStore{}, loading: make(chan struct{}, 1), release: make(chan struct{})}
+	close(store.release) // the first token request's loads pass at once
+
+	addFault(t, em, emulator.Fault{Endpoint: "token", Status: http.StatusTooManyRequests, Count: 1, RetryAfter: 1})
+	c.TokenStore = store
+	if err := c.Ready(t.Context()); !livehub.IsRateLimited(err) {
+		t.Fatalf("first call: got error %v, want IsRateLimited", err)
+	}
+
+	store.release = make(chan struct{})
+	for len(store.loading) > 0 {
+		<-store.loading
+	}
+	done := make(chan error, 1)
+	go func() { done <- c.Ready(t.Context()) }()
+	<-store.loading // the call now waits for the look in the store
+	clock.Advance(2 * time.Second)
+	close(store.release)
+
+	if err := <-done; err != nil {
+		t.Errorf("call whose wait outlasted the pause: got error %v, want a token", err)
+	}
+	if got := em.Emulator.Stats().TokenRequests; got != 2 {
+		t.Errorf("got %d token requests, want 2", got)
+	}
+}

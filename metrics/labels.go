@@ -78,10 +78,20 @@ type children[K comparable, V any] struct {
 	m sync.Map // K to V
 }
 
+// load returns the child for key, if one was made.
+func (c *children[K, V]) load(key K) (V, bool) {
+	v, ok := c.m.Load(key)
+	if !ok {
+		var zero V
+		return zero, false
+	}
+	return v.(V), true
+}
+
 // get returns the child for key, made by child the first time.
 func (c *children[K, V]) get(key K, child func() V) V {
-	if v, ok := c.m.Load(key); ok {
-		return v.(V)
+	if v, ok := c.load(key); ok {
+		return v
 	}
 	v, _ := c.m.LoadOrStore(key, child())
 	return v.(V)

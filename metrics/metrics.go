@@ -218,8 +218,8 @@ func (m *Metrics) AuthCodeResult(connection, outcome string) {
 // as values bounds it. Only values that bounding keeps are cached, so the
 // cache holds at most maxLabelValues children.
 func boundedChild(cache *children[string, prometheus.Counter], vec *prometheus.CounterVec, values *labelValues, value string) prometheus.Counter {
-	if c, ok := cache.m.Load(value); ok {
-		return c.(prometheus.Counter)
+	if c, ok := cache.load(value); ok {
+		return c
 	}
 	label := values.bound(value)
 	if label != value {

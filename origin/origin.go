@@ -112,11 +112,11 @@ func (p *Policy) Origins() []string {
 // compared.
 func (p *Policy) Check(r *http.Request) error {
 	header := r.Header.Get("Origin")
-	// An allowed origin as browsers send it is already normalized.
+	// Allowed origins are normalized already. Browsers send that form, so
+	// normalizing only keeps Check in step with AllowCORS for hand-written
+	// headers.
 	if !p.allowed[header] {
 		if normalized, err := normalize(header); err == nil && normalized != header {
-			// Browsers already send the normalized form; this only keeps
-			// Check in step with AllowCORS for hand-written headers.
 			r = r.Clone(r.Context())
 			r.Header.Set("Origin", normalized)
 		}

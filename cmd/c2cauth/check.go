@@ -9,13 +9,14 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/c2cauth/c2cauth/authcode"
 	"github.com/c2cauth/c2cauth/identity"
 	"github.com/c2cauth/c2cauth/identity/forward"
 	"github.com/c2cauth/c2cauth/identity/jwtauth"
+	"github.com/c2cauth/c2cauth/internal/httpstatus"
+	"github.com/c2cauth/c2cauth/internal/urls"
 	"github.com/c2cauth/c2cauth/livehub"
 )
 
@@ -129,7 +130,7 @@ func checkForward(ctx context.Context, stdout io.Writer, a *forward.Authenticato
 	if err != nil {
 		fmt.Fprintf(stdout, "sign-in endpoint: FAILED: %v\n", err)
 	} else {
-		fmt.Fprintf(stdout, "sign-in endpoint: %s responded with %s to a request without credentials\n", endpointURL, statusText(status))
+		fmt.Fprintf(stdout, "sign-in endpoint: %s responded with %s to a request without credentials\n", endpointURL, httpstatus.Text(status))
 	}
 	if err == nil && status != http.StatusUnauthorized && status != http.StatusForbidden {
 		fmt.Fprintf(stdout, "sign-in endpoint: WARNING: c2cauth reads only 401 and 403 as not signed in; a visitor whose session has ended gets 503 instead of 401 if the endpoint answers %d to them too\n", status)
@@ -140,12 +141,6 @@ func checkForward(ctx context.Context, stdout io.Writer, a *forward.Authenticato
 	return err == nil
 }
 
-// statusText returns an HTTP status code with its standard reason phrase,
-// such as "401 Unauthorized", or the code alone when it has none.
-func statusText(code int) string {
-	return strings.TrimSpace(fmt.Sprintf("%d %s", code, http.StatusText(code)))
-}
-
 // outputURL returns raw without its query and fragment, which may hold a
 // secret, for printing.
 func outputURL(raw string) string {
@@ -153,8 +148,7 @@ func outputURL(raw string) string {
 	if err != nil {
 		return raw
 	}
-	u.User, u.RawQuery, u.ForceQuery, u.Fragment = nil, "", false, ""
-	return u.String()
+	return urls.WithoutSecrets(u)
 }
 
 // explainTokenError explains in plain words why no access token was obtained.

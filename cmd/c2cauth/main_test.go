@@ -443,8 +443,9 @@ func TestPolicyProblemsNameOptions(t *testing.T) {
 func TestProblemsSayWhereValuesCameFrom(t *testing.T) {
 	configFile := filepath.Join(t.TempDir(), "c2cauth.yaml")
 	os.WriteFile(configFile, []byte("limit-user: 5/xx\n"), 0o600)
-	env := map[string]string{"LIVEHUB_CLIENT_SECRET": "secret", "C2CAUTH_LIMIT_IP": "abc"}
-	args := []string{"c2cauth", "serve", "--config", configFile, "--auth", "none", "--livehub-url", "http://127.0.0.1:1",
+	env := map[string]string{"LIVEHUB_CLIENT_SECRET": "secret", "C2CAUTH_LIMIT_IP": "abc",
+		"C2CAUTH_AUTH": "jwt", "C2CAUTH_JWT_JWKS_URL": "http://idp.example.com/jwks", "C2CAUTH_JWT_ISSUER": "https://idp.example.com", "C2CAUTH_JWT_AUDIENCE": "c2cauth"}
+	args := []string{"c2cauth", "serve", "--config", configFile, "--livehub-url", "http://127.0.0.1:1",
 		"--client-id", "site", "--sip-connection", "f399069f-e84f-41e4-ac71-fab2ded73f1c", "--limit-global", "1/zz"}
 	var stdout, stderr bytes.Buffer
 	err := run(context.Background(), args, func(k string) string { return env[k] }, &stdout, &stderr)
@@ -453,13 +454,14 @@ func TestProblemsSayWhereValuesCameFrom(t *testing.T) {
 	}
 	lines := strings.Split(err.Error(), "\n")
 	for _, tt := range []struct{ option, want string }{
-		{"--limit-user", "(set by --config " + configFile + ")"},
-		{"--limit-ip", "(set by C2CAUTH_LIMIT_IP)"},
-		{"--limit-global", ""},
+		{"--limit-user ", "(--limit-user set by --config " + configFile + ")"},
+		{"--limit-ip ", "(--limit-ip set by C2CAUTH_LIMIT_IP)"},
+		{"--auth jwt: ", "(--auth set by C2CAUTH_AUTH; --jwt-jwks-url set by C2CAUTH_JWT_JWKS_URL)"},
+		{"--limit-global ", ""},
 	} {
 		var line string
 		for _, l := range lines {
-			if strings.HasPrefix(l, tt.option+" ") {
+			if strings.HasPrefix(l, tt.option) {
 				line = l
 			}
 		}
@@ -467,6 +469,9 @@ func TestProblemsSayWhereValuesCameFrom(t *testing.T) {
 		case line == "":
 			t.Errorf("no problem names %s:\n%v", tt.option, err)
 		case tt.want != "" && !strings.HasSuffix(line, tt.want):
+			t.Errorf("%s: got %q, want it to end with %q", tt.option, line, tt.want)
+		case tt.want != "" && strings.Count(line, "(") != 1:
+			t.Errorf("%s: got %q, want one note of sources", tt.option, line)
 			t.Errorf("%s: got %q, want it to end with %q", tt.option, line, tt.want)
 		case tt.want == "" && strings.Contains(line, "(set by"):
 			t.Errorf("%s came from the command line: got %q, want no source", tt.option, line)

@@ -336,6 +336,10 @@ func TestProfilesOnAdminListenerOnly(t *testing.T) {
 	if resp := request(t, "/debug/pprof/", backendURL); resp.StatusCode != http.StatusNotFound {
 		t.Errorf("backend /debug/pprof/: got %d, want 404", resp.StatusCode)
 	}
+	// The command line may hold a secret, so it is not served.
+	if resp := request(t, "/debug/pprof/cmdline", adminURL); resp.StatusCode == http.StatusOK {
+		t.Errorf("admin /debug/pprof/cmdline: got %d, want it not served", resp.StatusCode)
+	}
 }
 
 func TestProfilesNeedAdminListener(t *testing.T) {

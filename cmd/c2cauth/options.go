@@ -159,16 +159,24 @@ func splitList(s string) []string {
 	return items
 }
 
-// optionAtStart finds the option that a problem's message starts with.
-var optionAtStart = regexp.MustCompile(`^--([a-z0-9-]+)`)
+// optionName finds the options that a problem's message names.
+var optionName = regexp.MustCompile(`--([a-z0-9-]+)`)
 
-// withSource adds to problem, whose message starts with an option, where
-// that option's value came from when it was not the command line, so that
-// the operator knows what to edit.
+// withSource adds to problem where each option it names got its value, when
+// that was not the command line, so that the operator knows what to edit.
 func (o *options) withSource(problem error) error {
-	m := optionAtStart.FindStringSubmatch(problem.Error())
-	if m == nil || o.sources[m[1]] == "" {
+	var sources []string
+	seen := make(map[string]bool)
+	for _, m := range optionName.FindAllStringSubmatch(problem.Error(), -1) {
+		name := m[1]
+		if seen[name] || o.sources[name] == "" {
+			continue
+		}
+		seen[name] = true
+		sources = append(sources, "--"+name+" set by "+o.sources[name])
+	}
+	if len(sources) == 0 {
 		return problem
 	}
-	return fmt.Errorf("%w (set by %s)", problem, o.sources[m[1]])
+	return fmt.Errorf("%w (%s)", problem, strings.Join(sources, "; "))
 }

@@ -59,8 +59,9 @@ func adminRoutes(ready func(context.Context) error, metrics http.Handler, logger
 	mux := http.NewServeMux()
 	mux.Handle("/metrics", getOnly(metrics))
 	if profiles {
+		// Not /debug/pprof/cmdline: the command line can hold a URL with a
+		// password or a key in its query.
 		mux.HandleFunc("/debug/pprof/", pprof.Index)
-		mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
 		mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
 		mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
 		mux.HandleFunc("/debug/pprof/trace", pprof.Trace)

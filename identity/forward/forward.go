@@ -26,14 +26,14 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 	"unicode"
 	"unicode/utf8"
 
 	"github.com/c2cauth/c2cauth/identity"
-	"github.com/c2cauth/c2cauth/identity/internal/urls"
+	"github.com/c2cauth/c2cauth/internal/httpstatus"
+	"github.com/c2cauth/c2cauth/internal/urls"
 	"github.com/c2cauth/c2cauth/phone"
 	"github.com/c2cauth/c2cauth/requestid"
 )
@@ -279,11 +279,11 @@ func (a *Authenticator) Probe(ctx context.Context) (int, error) {
 	case status >= 400 && status < 500:
 		return status, nil
 	case status >= 200 && status < 300:
-		return status, fmt.Errorf("the sign-in endpoint %s responded with %s to a request without credentials, but it must respond with 401 or 403 unless the request names a signed-in visitor", a.publicURL, statusText(status))
+		return status, fmt.Errorf("the sign-in endpoint %s responded with %s to a request without credentials, but it must respond with 401 or 403 unless the request names a signed-in visitor", a.publicURL, httpstatus.Text(status))
 	case status >= 300 && status < 400:
-		return status, fmt.Errorf("the sign-in endpoint %s responded with %s to a request without credentials, but redirects are not followed, so it must respond with 401 or 403", a.publicURL, statusText(status))
+		return status, fmt.Errorf("the sign-in endpoint %s responded with %s to a request without credentials, but redirects are not followed, so it must respond with 401 or 403", a.publicURL, httpstatus.Text(status))
 	default:
-		return status, fmt.Errorf("the sign-in endpoint %s responded with %s to a request without credentials", a.publicURL, statusText(status))
+		return status, fmt.Errorf("the sign-in endpoint %s responded with %s to a request without credentials", a.publicURL, httpstatus.Text(status))
 	}
 }
 
@@ -302,16 +302,6 @@ func (a *Authenticator) probeError(parent, ctx context.Context, err error) error
 	default:
 		return fmt.Errorf("the request to the sign-in endpoint %s failed: %w", a.publicURL, err)
 	}
-}
-
-// statusText returns an HTTP status code with its standard reason phrase,
-// such as "401 Unauthorized", or the code alone when it has none. It
-// ignores the phrase the endpoint sent, which can hold any text.
-func statusText(code int) string {
-	if text := http.StatusText(code); text != "" {
-		return fmt.Sprintf("%d %s", code, text)
-	}
-	return strconv.Itoa(code)
 }
 
 // send sends one request to the endpoint with the credentials in header.

@@ -8,7 +8,6 @@ import (
 	"io"
 	"net/http"
 	"net/url"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -20,7 +19,8 @@ import (
 	"golang.org/x/time/rate"
 
 	"github.com/c2cauth/c2cauth/identity"
-	"github.com/c2cauth/c2cauth/identity/internal/urls"
+	"github.com/c2cauth/c2cauth/internal/httpstatus"
+	"github.com/c2cauth/c2cauth/internal/urls"
 )
 
 // MaxKeySetBytes bounds the JSON Web Key Set response that is read. Key
@@ -223,7 +223,7 @@ func (ks *keySet) recordFailure(ctx context.Context, err error) {
 // names the URL without its query, in place of jwkset's error text.
 func (ks *keySet) fetchError(err error) error {
 	if status, ok := errors.AsType[*statusError](err); ok {
-		return fmt.Errorf("the key set URL %s responded with %s", ks.url, statusText(status.code))
+		return fmt.Errorf("the key set URL %s responded with %s", ks.url, httpstatus.Text(status.code))
 	}
 	if errors.Is(err, jwkset.ErrInvalidHTTPStatusCode) {
 		// keySetTransport passes only 200 and redirects, so this is a
@@ -314,17 +314,7 @@ func (t keySetTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 // statusError is a key set response whose status is not 200 OK.
 type statusError struct{ code int }
 
-func (e *statusError) Error() string { return "key set URL responded with " + statusText(e.code) }
-
-// statusText returns a status code with its standard reason phrase, such as
-// "500 Internal Server Error". The server's own phrase is not used, because
-// it can hold any text.
-func statusText(code int) string {
-	if text := http.StatusText(code); text != "" {
-		return fmt.Sprintf("%d %s", code, text)
-	}
-	return strconv.Itoa(code)
-}
+func (e *statusError) Error() string { return "key set URL responded with " + httpstatus.Text(e.code) }
 
 type cappedBody struct {
 	io.ReadCloser

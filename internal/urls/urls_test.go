@@ -4,7 +4,7 @@ import (
 	"net/url"
 	"testing"
 
-	"github.com/c2cauth/c2cauth/identity/internal/urls"
+	"github.com/c2cauth/c2cauth/internal/urls"
 )
 
 func TestEcho(t *testing.T) {
@@ -13,12 +13,14 @@ func TestEcho(t *testing.T) {
 		want string
 	}{
 		{raw: "not a url", want: "not a url"},
-		{raw: "https://site.example/a b?x=1", want: "https://site.example/a b?x=1"},
+		{raw: "https://site.example/a b?x=1", want: "https://site.example/a b"},
+		{raw: "http://idp.example/jwks?key=s3cret#top", want: "http://idp.example/jwks#top"},
+		{raw: "http://idp.example/jwks#a?b", want: "http://idp.example/jwks#a?b"},
 		{raw: "ftp://user:pa55word@site.example/session", want: "ftp://user:xxxxx@site.example/session"},
 		{raw: "ftp://user:pa55@word@site example/", want: "ftp://user:xxxxx@site example/"},
 		{raw: "https://user@site.example/", want: "https://user@site.example/"},
 		{raw: "//user:pa55word@site.example", want: "//user:xxxxx@site.example"},
-		{raw: "https://site.example/path?next=//a:b@c", want: "https://site.example/path?next=//a:b@c"},
+		{raw: "https://site.example/path?next=//a:b@c", want: "https://site.example/path"},
 		{raw: "/relative//a:b@c", want: "/relative//a:b@c"},
 		{raw: "", want: ""},
 	}

@@ -13,11 +13,34 @@ import (
 const maskedPassword = "xxxxx"
 
 // Echo returns raw as the operator typed it, for a configuration error, but
-// with the password of its user information replaced by "xxxxx". Unlike
-// url.URL.Redacted it does not escape characters, so "not a url" stays
-// readable. It finds the user information as url.Parse does: after "//",
-// before the last "@" of the authority.
+// with the password of its user information replaced by "xxxxx" and its
+// query, which may hold a key, left out. Unlike url.URL.Redacted it does not
+// escape characters, so "not a url" stays readable. It finds the user
+// information as url.Parse does: after "//", before the last "@" of the
+// authority.
 func Echo(raw string) string {
+	return withoutQuery(echoPassword(raw))
+}
+
+// withoutQuery drops the query of raw, from the first "?" before any "#".
+func withoutQuery(raw string) string {
+	question := strings.Index(raw, "?")
+	if question < 0 {
+		return raw
+	}
+	if hash := strings.Index(raw, "#"); hash >= 0 && hash < question {
+		return raw
+	}
+	rest := raw[question:]
+	if hash := strings.Index(rest, "#"); hash >= 0 {
+		return raw[:question] + rest[hash:]
+	}
+	return raw[:question]
+}
+
+// echoPassword returns raw with the password of its user information
+// replaced by "xxxxx".
+func echoPassword(raw string) string {
 	start := strings.Index(raw, "//")
 	if start < 0 || strings.ContainsAny(raw[:start], "/?#") {
 		return raw
