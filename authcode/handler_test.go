@@ -19,6 +19,7 @@ import (
 	"github.com/c2cauth/c2cauth/emulator"
 	"github.com/c2cauth/c2cauth/emulator/emulatortest"
 	"github.com/c2cauth/c2cauth/identity"
+	"github.com/c2cauth/c2cauth/internal/syncbuf"
 	"github.com/c2cauth/c2cauth/livehub"
 	"github.com/c2cauth/c2cauth/origin"
 	"github.com/c2cauth/c2cauth/ratelimit"
@@ -518,20 +519,6 @@ func (s *recordingSource) lastPhone() string {
 	return s.phones[len(s.phones)-1]
 }
 
-// syncBuffer is a bytes.Buffer that handlers may write concurrently.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
+// syncBuffer is a buffer that the code under test and the test may use at
+// the same time.
+type syncBuffer = syncbuf.Buffer

@@ -13,12 +13,12 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/c2cauth/c2cauth/emulator"
 	"github.com/c2cauth/c2cauth/emulator/emulatortest"
+	"github.com/c2cauth/c2cauth/internal/syncbuf"
 )
 
 // program is a running c2cauth started through run, as main starts it.
@@ -282,24 +282,9 @@ func TestServeHelpListsEnvironment(t *testing.T) {
 	}
 }
 
-// syncBuffer is a bytes.Buffer that the program and the test may use at
+// syncBuffer is a buffer that the code under test and the test may use at
 // the same time.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
+type syncBuffer = syncbuf.Buffer
 
 func TestDevPolicies(t *testing.T) {
 	p := start(t, nil, "dev", "--listen", "127.0.0.1:0", "--emulator-listen", "127.0.0.1:0")
