@@ -16,32 +16,20 @@ import (
 
 	"github.com/c2cauth/c2cauth/identity"
 	"github.com/c2cauth/c2cauth/identity/forward"
+	"github.com/c2cauth/c2cauth/identity/identitytest"
 	"github.com/c2cauth/c2cauth/requestid"
 )
 
 // outcome is the kind of result Authenticate gives.
-type outcome int
+type outcome = identitytest.Outcome
 
 const (
-	signedIn outcome = iota
-	unauthenticated
-	failed
+	signedIn        = identitytest.SignedIn
+	unauthenticated = identitytest.Unauthenticated
+	failed          = identitytest.Failed
 )
 
-func (o outcome) String() string {
-	return [...]string{"signed in", "unauthenticated (401)", "failed (503)"}[o]
-}
-
-func classify(err error) outcome {
-	switch {
-	case err == nil:
-		return signedIn
-	case errors.Is(err, identity.ErrUnauthenticated):
-		return unauthenticated
-	default:
-		return failed
-	}
-}
+var classify = identitytest.Classify
 
 // newSite starts a stand-in for the site's sign-in endpoint on loopback.
 func newSite(t *testing.T, handler http.HandlerFunc) *httptest.Server {
@@ -481,18 +469,7 @@ func TestNewRejectsConfig(t *testing.T) {
 // *identity.FieldError of package forward.
 func problemFields(t *testing.T, err error) [][]string {
 	t.Helper()
-	fieldErrs, others := identity.FieldErrors(err)
-	for _, problem := range others {
-		t.Errorf("problem %q is a %T, want *identity.FieldError", problem, problem)
-	}
-	var fields [][]string
-	for _, fieldErr := range fieldErrs {
-		if fieldErr.Package != "forward" {
-			t.Errorf("problem %q names package %q, want forward", fieldErr, fieldErr.Package)
-		}
-		fields = append(fields, fieldErr.Fields)
-	}
-	return fields
+	return identitytest.ProblemFields(t, "forward", err)
 }
 
 func TestSendsCredentialsUnencrypted(t *testing.T) {

@@ -1,7 +1,6 @@
 package headerauth_test
 
 import (
-	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -14,31 +13,19 @@ import (
 
 	"github.com/c2cauth/c2cauth/identity"
 	"github.com/c2cauth/c2cauth/identity/headerauth"
+	"github.com/c2cauth/c2cauth/identity/identitytest"
 )
 
 // outcome is the kind of result Authenticate gives.
-type outcome int
+type outcome = identitytest.Outcome
 
 const (
-	signedIn outcome = iota
-	unauthenticated
-	failed
+	signedIn        = identitytest.SignedIn
+	unauthenticated = identitytest.Unauthenticated
+	failed          = identitytest.Failed
 )
 
-func (o outcome) String() string {
-	return [...]string{"signed in", "unauthenticated (401)", "failed (503)"}[o]
-}
-
-func classify(err error) outcome {
-	switch {
-	case err == nil:
-		return signedIn
-	case errors.Is(err, identity.ErrUnauthenticated):
-		return unauthenticated
-	default:
-		return failed
-	}
-}
+var classify = identitytest.Classify
 
 // peerIn returns a TrustedPeer that trusts direct peers in prefix.
 func peerIn(prefix string) func(r *http.Request) bool {
@@ -346,16 +333,5 @@ func TestNewRejectsConfig(t *testing.T) {
 // *identity.FieldError of package headerauth.
 func problemFields(t *testing.T, err error) [][]string {
 	t.Helper()
-	fieldErrs, others := identity.FieldErrors(err)
-	for _, problem := range others {
-		t.Errorf("problem %q is a %T, want *identity.FieldError", problem, problem)
-	}
-	var fields [][]string
-	for _, fieldErr := range fieldErrs {
-		if fieldErr.Package != "headerauth" {
-			t.Errorf("problem %q names package %q, want headerauth", fieldErr, fieldErr.Package)
-		}
-		fields = append(fields, fieldErr.Fields)
-	}
-	return fields
+	return identitytest.ProblemFields(t, "headerauth", err)
 }

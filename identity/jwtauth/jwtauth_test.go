@@ -30,6 +30,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/c2cauth/c2cauth/identity"
+	"github.com/c2cauth/c2cauth/identity/identitytest"
 	"github.com/c2cauth/c2cauth/identity/jwtauth"
 )
 
@@ -132,28 +133,15 @@ func bearer(token string) *http.Request {
 }
 
 // outcome is the kind of result Authenticate gives.
-type outcome int
+type outcome = identitytest.Outcome
 
 const (
-	signedIn outcome = iota
-	unauthenticated
-	failed
+	signedIn        = identitytest.SignedIn
+	unauthenticated = identitytest.Unauthenticated
+	failed          = identitytest.Failed
 )
 
-func (o outcome) String() string {
-	return [...]string{"signed in", "unauthenticated (401)", "failed (503)"}[o]
-}
-
-func classify(err error) outcome {
-	switch {
-	case err == nil:
-		return signedIn
-	case errors.Is(err, identity.ErrUnauthenticated):
-		return unauthenticated
-	default:
-		return failed
-	}
-}
+var classify = identitytest.Classify
 
 // publishedKey is one entry of a served key set.
 type publishedKey struct {
@@ -811,18 +799,7 @@ func TestNewRejectsConfig(t *testing.T) {
 // *identity.FieldError of package jwtauth.
 func problemFields(t *testing.T, err error) [][]string {
 	t.Helper()
-	fieldErrs, others := identity.FieldErrors(err)
-	for _, problem := range others {
-		t.Errorf("problem %q is a %T, want *identity.FieldError", problem, problem)
-	}
-	var fields [][]string
-	for _, fieldErr := range fieldErrs {
-		if fieldErr.Package != "jwtauth" {
-			t.Errorf("problem %q names package %q, want jwtauth", fieldErr, fieldErr.Package)
-		}
-		fields = append(fields, fieldErr.Fields)
-	}
-	return fields
+	return identitytest.ProblemFields(t, "jwtauth", err)
 }
 
 func TestNewReadsKeyFile(t *testing.T) {
