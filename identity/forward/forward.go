@@ -28,8 +28,6 @@ import (
 	"slices"
 	"strings"
 	"time"
-	"unicode"
-	"unicode/utf8"
 
 	"github.com/c2cauth/c2cauth/identity"
 	"github.com/c2cauth/c2cauth/internal/httpstatus"
@@ -50,10 +48,6 @@ const (
 // MaxReplyBytes bounds the reply body that is read and decoded. A reply
 // naming a user and a phone needs a few hundred bytes.
 const MaxReplyBytes = 16 << 10
-
-// maxUserIDLength bounds the user ID, which ends up in rate-limit keys and
-// audit logs.
-const maxUserIDLength = 256
 
 // maxRequestIDLength bounds an X-Request-ID passed on from the visitor.
 const maxRequestIDLength = 128
@@ -342,7 +336,7 @@ func (a *Authenticator) parseReply(body []byte) (identity.Identity, error) {
 	if err := json.Unmarshal(raw, &user); err != nil {
 		return identity.Identity{}, fmt.Errorf("field %q is not a string", a.userField)
 	}
-	if err := checkUserID(user); err != nil {
+	if err := identity.CheckUserID(user); err != nil {
 		return identity.Identity{}, fmt.Errorf("field %q: %w", a.userField, err)
 	}
 
@@ -398,20 +392,4 @@ func requestID(r *http.Request) string {
 		}
 	}
 	return id
-}
-
-// checkUserID rejects user IDs that would be unsafe in rate-limit keys and
-// log lines.
-func checkUserID(user string) error {
-	switch {
-	case user == "":
-		return errors.New("empty user ID")
-	case len(user) > maxUserIDLength:
-		return fmt.Errorf("user ID is longer than %d bytes", maxUserIDLength)
-	case !utf8.ValidString(user):
-		return errors.New("user ID is not valid UTF-8")
-	case strings.ContainsFunc(user, unicode.IsControl):
-		return errors.New("user ID contains control characters")
-	}
-	return nil
 }

@@ -18,16 +18,14 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
-	"unicode"
-	"unicode/utf8"
 
 	"github.com/c2cauth/c2cauth/identity"
 	"github.com/c2cauth/c2cauth/phone"
 )
 
-// MaxUserLength bounds the user header's value in bytes. The value ends up
-// in rate-limit keys and audit logs.
-const MaxUserLength = 256
+// MaxUserLength bounds the user header's value in bytes, as for every user
+// ID.
+const MaxUserLength = identity.MaxUserIDLength
 
 // Config configures an Authenticator.
 type Config struct {
@@ -120,7 +118,7 @@ func (a *Authenticator) Authenticate(r *http.Request) (identity.Identity, error)
 		return identity.Identity{}, fmt.Errorf("%w: %d %s headers, want one", identity.ErrUnauthenticated, len(users), a.userHeader)
 	}
 	user := users[0]
-	if err := checkUserID(user); err != nil {
+	if err := identity.CheckUserID(user); err != nil {
 		return identity.Identity{}, fmt.Errorf("%w: %s header: %w", identity.ErrUnauthenticated, a.userHeader, err)
 	}
 
@@ -139,20 +137,6 @@ func (a *Authenticator) Authenticate(r *http.Request) (identity.Identity, error)
 		return identity.Identity{}, fmt.Errorf("header auth: %s header from the proxy: %w", a.phoneHeader, err)
 	}
 	return identity.Identity{UserID: user, Phone: e164}, nil
-}
-
-// checkUserID rejects user IDs that would be unsafe in rate-limit keys and
-// log lines.
-func checkUserID(user string) error {
-	switch {
-	case len(user) > MaxUserLength:
-		return fmt.Errorf("user ID is longer than %d bytes", MaxUserLength)
-	case !utf8.ValidString(user):
-		return errors.New("user ID is not valid UTF-8")
-	case strings.ContainsFunc(user, unicode.IsControl):
-		return errors.New("user ID contains control characters")
-	}
-	return nil
 }
 
 // validHeaderName reports whether name is an HTTP field name: one or more

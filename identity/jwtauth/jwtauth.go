@@ -34,8 +34,6 @@ import (
 	"strings"
 	"sync/atomic"
 	"time"
-	"unicode"
-	"unicode/utf8"
 
 	"github.com/golang-jwt/jwt/v5"
 
@@ -68,10 +66,6 @@ const (
 // MaxTokenLength bounds the token, in bytes, that is parsed at all.
 // Identity providers' access and ID tokens stay well below it.
 const MaxTokenLength = 8 << 10
-
-// maxSubjectLength bounds the "sub" claim, which ends up in rate-limit keys
-// and audit logs.
-const maxSubjectLength = 256
 
 // defaultKeySetAlgorithms are allowed with a key set when
 // Config.Algorithms is empty.
@@ -542,15 +536,11 @@ func (a *Authenticator) verifyError(ctx context.Context, token *jwt.Token, err e
 // checkSubject rejects a missing "sub" claim, and values that would be
 // unsafe in rate-limit keys and log lines.
 func checkSubject(sub string) error {
-	switch {
-	case sub == "":
+	if sub == "" {
 		return errors.New(`token has no "sub" claim`)
-	case len(sub) > maxSubjectLength:
-		return fmt.Errorf(`"sub" claim is longer than %d bytes`, maxSubjectLength)
-	case !utf8.ValidString(sub):
-		return errors.New(`"sub" claim is not valid UTF-8`)
-	case strings.ContainsFunc(sub, unicode.IsControl):
-		return errors.New(`"sub" claim contains control characters`)
+	}
+	if err := identity.CheckUserID(sub); err != nil {
+		return fmt.Errorf(`"sub" claim: %w`, err)
 	}
 	return nil
 }
