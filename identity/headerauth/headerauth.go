@@ -19,6 +19,8 @@ import (
 	"net/http"
 	"strings"
 
+	"golang.org/x/net/http/httpguts"
+
 	"github.com/c2cauth/c2cauth/identity"
 	"github.com/c2cauth/c2cauth/phone"
 )
@@ -63,10 +65,10 @@ func New(cfg Config) (*Authenticator, error) {
 	switch {
 	case cfg.UserHeader == "":
 		problems = append(problems, configError("UserHeader", "is required"))
-	case !validHeaderName(cfg.UserHeader):
+	case !httpguts.ValidHeaderFieldName(cfg.UserHeader):
 		problems = append(problems, configError("UserHeader", "%q is not a valid header name", cfg.UserHeader))
 	}
-	if cfg.PhoneHeader != "" && !validHeaderName(cfg.PhoneHeader) {
+	if cfg.PhoneHeader != "" && !httpguts.ValidHeaderFieldName(cfg.PhoneHeader) {
 		problems = append(problems, configError("PhoneHeader", "%q is not a valid header name", cfg.PhoneHeader))
 	}
 	if cfg.UserHeader != "" && http.CanonicalHeaderKey(cfg.UserHeader) == http.CanonicalHeaderKey(cfg.PhoneHeader) {
@@ -137,21 +139,4 @@ func (a *Authenticator) Authenticate(r *http.Request) (identity.Identity, error)
 		return identity.Identity{}, fmt.Errorf("header auth: %s header from the proxy: %w", a.phoneHeader, err)
 	}
 	return identity.Identity{UserID: user, Phone: e164}, nil
-}
-
-// validHeaderName reports whether name is an HTTP field name: one or more
-// token characters (RFC 9110, section 5.6.2).
-func validHeaderName(name string) bool {
-	if name == "" {
-		return false
-	}
-	for _, c := range []byte(name) {
-		switch {
-		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9':
-		case strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0:
-		default:
-			return false
-		}
-	}
-	return true
 }

@@ -36,6 +36,7 @@ import (
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
+	"golang.org/x/net/http/httpguts"
 
 	"github.com/c2cauth/c2cauth/identity"
 	"github.com/c2cauth/c2cauth/phone"
@@ -339,7 +340,9 @@ func checkConfig(cfg Config) []error {
 	if cfg.Leeway < 0 || cfg.Leeway > MaxLeeway {
 		problems = append(problems, configError("Leeway", "%s is outside 0 to %s", cfg.Leeway, MaxLeeway))
 	}
-	if cfg.CookieName != "" && !validCookieName(cfg.CookieName) {
+	// A cookie name is an HTTP token (RFC 6265, section 4.1.1), as a header
+	// name is.
+	if cfg.CookieName != "" && !httpguts.ValidHeaderFieldName(cfg.CookieName) {
 		problems = append(problems, configError("CookieName", "%q is not a valid cookie name", cfg.CookieName))
 	}
 	if cfg.DefaultRegion != "" && !phone.ValidRegion(cfg.DefaultRegion) {
@@ -543,20 +546,6 @@ func checkSubject(sub string) error {
 		return fmt.Errorf(`"sub" claim: %w`, err)
 	}
 	return nil
-}
-
-// validCookieName reports whether name is a cookie name: an HTTP token
-// (RFC 6265, section 4.1.1).
-func validCookieName(name string) bool {
-	for _, c := range []byte(name) {
-		switch {
-		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9':
-		case strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0:
-		default:
-			return false
-		}
-	}
-	return name != ""
 }
 
 func truncate(s string, n int) string {
